@@ -36,7 +36,7 @@ func (d *Dataset) ImageFloat(i int, dst []float32) []float32 {
 	}
 	dst = dst[:len(src)]
 	for j, v := range src {
-		dst[j] = float32(v) * (1.0 / 255)
+		dst[j] = unit[v]
 	}
 	return dst
 }

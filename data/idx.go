@@ -75,7 +75,7 @@ func decodeIDXRaw(r io.Reader, name string) (*IDX, error) {
 	var buf bytes.Buffer
 	buf.Grow(int(min(need, 1<<26)))
 	got, err := buf.ReadFrom(io.LimitReader(r, need+1))
-	if err != nil {
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, fmt.Errorf("idx: %s: reading payload: %w", name, err)
 	}
 	if got < need {
@@ -250,5 +250,3 @@ func WriteIDX(ds *Dataset, imagesPath, labelsPath string) error {
 	}
 	return write(labelsPath, []int{ds.N}, lab)
 }
-
-var errNotFound = errors.New("not found")

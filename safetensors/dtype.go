@@ -54,9 +54,17 @@ func (d DType) IsInt() bool {
 	return false
 }
 
-// dtypeOrder ranks dtypes for the writer: larger elements first, as the Python
-// writer does, so every tensor's data stays aligned to its element size.
-func dtypeOrder(d DType) int { return -d.Size() }
+// dtypeRank is the declaration order of the reference implementation's Dtype
+// enum. Its writer lays tensors out by decreasing rank (then by name), which puts
+// larger elements first and keeps every tensor aligned; Write does the same so its
+// output is byte-identical to Python's for the same tensors and metadata.
+var dtypeRank = map[DType]int{
+	Bool: 0, U8: 1, I8: 2, "F8_E5M2": 3, "F8_E4M3": 4, I16: 5, U16: 6, F16: 7,
+	BF16: 8, I32: 9, U32: 10, F32: 11, F64: 12, I64: 13, U64: 14,
+}
+
+// dtypeOrder sorts dtypes for the writer: higher reference rank first.
+func dtypeOrder(d DType) int { return -dtypeRank[d] }
 
 // HalfToFloat32 converts an IEEE 754 binary16 bit pattern to float32 exactly
 // (subnormals, infinities and NaN payloads included).

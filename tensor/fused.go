@@ -1,7 +1,60 @@
 package tensor
 
+import "github.com/siam-ssl/siam/parallel"
+
 // AddReLU returns ReLU(a + b) for same-shaped a and b in one pass: the residual join
 // of a ResNet block.
+//
+// The backward pass reads the output once to mask the incoming gradient and hands
+// the masked gradient to both inputs in the same pass.
 func (g *Graph) AddReLU(a, b *Tensor) *Tensor {
-	return g.Fail("add_relu", "not implemented", a, b)
+	if !g.OK("add_relu", a, b) {
+		return g.dead
+	}
+	if !SameShape(a.shape, b.shape) {
+		return g.Fail("add_relu", "shapes differ", a, b)
+	}
+	out := g.Alloc(a.shape...)
+	ad, bd, od := a.Data, b.Data, out.Data
+	parallel.ForGrain(len(od), 1<<15, func(lo, hi int) {
+		addReLUInto(od[lo:hi], ad[lo:hi], bd[lo:hi])
+	})
+	g.Record(out, func() {
+		gy := out.Grad
+		var ga, gb []float32
+		var accA, accB bool
+		if a.requiresGrad {
+			var fresh bool
+			ga, fresh = g.gradOut(a)
+			accA = !fresh
+		}
+		if b.requiresGrad { // after a: AddReLU(x, x) then accumulates into x's buffer
+			var fresh bool
+			gb, fresh = g.gradOut(b)
+			accB = !fresh
+		}
+		parallel.ForGrain(len(od), 1<<15, func(lo, hi int) {
+			switch {
+			case ga != nil && gb != nil && !accA && !accB:
+				// Both fresh: one pass, two writes.
+				dy, y, oa, ob := gy[lo:hi], od[lo:hi], ga[lo:hi], gb[lo:hi]
+				ob = ob[:len(y)]
+				oa = oa[:len(y)]
+				dy = dy[:len(y)]
+				for i, v := range y {
+					d := maskPos(dy[i], v)
+					oa[i] = d
+					ob[i] = d
+				}
+			default:
+				if ga != nil {
+					maskInto(ga[lo:hi], gy[lo:hi], od[lo:hi], accA)
+				}
+				if gb != nil {
+					maskInto(gb[lo:hi], gy[lo:hi], od[lo:hi], accB)
+				}
+			}
+		})
+	}, a, b)
+	return out
 }

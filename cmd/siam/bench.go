@@ -1,0 +1,48 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/siam-ssl/siam/train"
+)
+
+func newBench() *cobra.Command {
+	b := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmarks that print one JSON line each (compare with PyTorch via bench/compare.sh)",
+	}
+	b.AddCommand(newBenchTrain())
+	return b
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	return enc.Encode(v)
+}
+
+func newBenchTrain() *cobra.Command {
+	var c train.BenchConfig
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Time SimSiam training steps of the torch_simsiam.py model on random input",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := train.BenchStep(c)
+			if err != nil {
+				return err
+			}
+			return printJSON(r)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&c.Width, "width", 16, "ResNet-18 base width W (channels W, 2W, 4W, 8W)")
+	f.IntVar(&c.Size, "size", 32, "input height and width")
+	f.IntVar(&c.Channels, "channels", 3, "input channels")
+	f.IntVar(&c.Batch, "batch", 128, "batch size (images; each has two views)")
+	f.IntVar(&c.Steps, "steps", 10, "timed steps (median reported)")
+	f.IntVar(&c.Warmup, "warmup", 3, "untimed warm-up steps")
+	return cmd
+}

@@ -1,0 +1,36 @@
+// Command siam trains non-contrastive Siamese models (SimSiam), measures the
+// partial dimensional collapse of their representations, evaluates them and
+// predicts their accuracy without labels. Run `siam --help` for the tour.
+//
+// The CLI is built with github.com/spf13/cobra, the de-facto standard for Go
+// command trees (subcommands, flags, help, completion).
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "siam:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "siam",
+		Short: "Train SimSiam, measure partial dimensional collapse, evaluate and predict accuracy",
+		Long: `siam trains non-contrastive Siamese self-supervised models (SimSiam) in pure Go,
+measures partial dimensional collapse of their representations (singular-value
+spectrum, AUC, RankMe), prevents it with continual and hybrid data orderings,
+evaluates them (k-NN, linear probe) and predicts downstream accuracy without labels.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newBench())
+	return root
+}

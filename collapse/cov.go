@@ -1,0 +1,110 @@
+package collapse
+
+import (
+	"github.com/siam-ssl/siam/kernels"
+	"github.com/siam-ssl/siam/parallel"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// covBlockRows is how many rows one float32 GEMM block sums before its result is
+// added into the float64 accumulator. 512 keeps the float32 rounding of one block at
+// ~1e-6 relative while making each GEMM large enough to run near peak.
+const covBlockRows = 512
+
+// covPanel is the width of the row panels of the upper-trapezoid split: computing
+// only panels on or above the diagonal costs 5/8 of the full d x d product at d=512.
+const covPanel = 128
+
+// centreBlock writes rows [lo,hi) of x, scaled by invNorm (if any) and minus mean,
+// into dst (row-major, d columns), as float32 or float64.
+func centreBlock[T Float, U float32 | float64](dst []U, x []T, lo, hi, d int, mean, invNorm []float64) {
+	for i := lo; i < hi; i++ {
+		row := x[i*d : (i+1)*d]
+		out := dst[(i-lo)*d : (i-lo+1)*d]
+		m := mean[:len(row)]
+		if invNorm == nil {
+			for j, v := range row {
+				out[j] = U(float64(v) - m[j])
+			}
+		} else {
+			sc := invNorm[i]
+			for j, v := range row {
+				out[j] = U(float64(v)*sc - m[j])
+			}
+		}
+	}
+}
+
+// covariance32 returns the d x d matrix Xc^T Xc (upper triangle filled; row-major),
+// Xc the centred matrix. Each worker takes a contiguous range of covBlockRows-row
+// blocks: it centres a block into float32, runs float32 GEMMs over the upper panels
+// and adds the block product into its own float64 accumulator; the accumulators are
+// summed at the end. Rounding is float32 within a block, float64 across blocks.
+func covariance32[T Float](x []T, n, d int, mean, invNorm []float64) []float64 {
+	nb := (n + covBlockRows - 1) / covBlockRows
+	accs := make([][]float64, parallel.Workers())
+	parallel.ForWorker(nb, func(w, blo, bhi int) {
+		acc := make([]float64, d*d)
+		buf := make([]float32, covBlockRows*d)
+		c := make([]float32, d*d)
+		for b := blo; b < bhi; b++ {
+			lo, hi := b*covBlockRows, min((b+1)*covBlockRows, n)
+			rows := hi - lo
+			centreBlock(buf, x, lo, hi, d, mean, invNorm)
+			for i0 := 0; i0 < d; i0 += covPanel {
+				i1 := min(i0+covPanel, d)
+				// C[i0:i1, i0:d] = A[:, i0:i1]^T A[:, i0:d]
+				kernels.Sgemm(true, false, i1-i0, d-i0, rows, 1, buf[i0:], d, buf[i0:], d, 0, c[i0*d+i0:], d)
+				for i := i0; i < i1; i++ {
+					a, cr := acc[i*d+i:(i+1)*d], c[i*d+i:(i+1)*d]
+					for j, v := range cr {
+						a[j] += float64(v)
+					}
+				}
+			}
+		}
+		accs[w] = acc
+	})
+	return sumAccs(accs, d)
+}
+
+// covariance64 is covariance32 done entirely in float64 with gonum's Dsyrk
+// (MethodCovariance64): slower, exact to float64 rounding.
+func covariance64[T Float](x []T, n, d int, mean, invNorm []float64) []float64 {
+	nb := (n + covBlockRows - 1) / covBlockRows
+	accs := make([][]float64, parallel.Workers())
+	parallel.ForWorker(nb, func(w, blo, bhi int) {
+		acc := make([]float64, d*d)
+		buf := make([]float64, covBlockRows*d)
+		var impl gonum.Implementation
+		for b := blo; b < bhi; b++ {
+			lo, hi := b*covBlockRows, min((b+1)*covBlockRows, n)
+			centreBlock(buf, x, lo, hi, d, mean, invNorm)
+			impl.Dsyrk(blas.Upper, blas.Trans, d, hi-lo, 1, buf, d, 1, acc, d)
+		}
+		accs[w] = acc
+	})
+	return sumAccs(accs, d)
+}
+
+// sumAccs adds the per-worker upper triangles into the first non-nil accumulator.
+func sumAccs(accs [][]float64, d int) []float64 {
+	var out []float64
+	for _, a := range accs {
+		if a == nil {
+			continue
+		}
+		if out == nil {
+			out = a
+			continue
+		}
+		for i := 0; i < d; i++ {
+			o, s := out[i*d+i:(i+1)*d], a[i*d+i:(i+1)*d]
+			for j, v := range s {
+				o[j] += v
+			}
+		}
+	}
+	return out
+}

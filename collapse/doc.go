@@ -1,0 +1,30 @@
+// Package collapse measures partial dimensional collapse of learned representations
+// (Section 3.4-3.5 of "Understanding Collapse in Non-Contrastive Siamese Representation
+// Learning"; SPEC §5).
+//
+// Given an N x d feature matrix (one row per example), Spectrum centres each column,
+// optionally L2-normalising the rows first (rows are normalised, then centred, exactly
+// as the reference code does), and returns the singular values sigma_1 >= ... >=
+// sigma_d of the centred matrix together with the metrics derived from them:
+//
+//   - cumulative explained variance (Eq. 1), built from sigma, NOT sigma^2 — the
+//     reference code uses sigma and the published numbers depend on it;
+//   - AUC (Eq. 2), the mean of that curve: 0.5 for a flat spectrum, 1 for rank one;
+//     higher means more collapse;
+//   - RankMe, exp(entropy) of q = sigma/sum(sigma) + 1e-7, exactly as the reference;
+//   - the effective rank and participation ratio as cheap companions;
+//   - the per-dimension standard deviation of the L2-normalised rows (the collapse
+//     metric of the SimSiam paper: about 1/sqrt(d) when healthy, 0 when collapsed).
+//
+// The default method forms the d x d covariance X^T X: the bulk products run as
+// float32 GEMM blocks (kernels.Sgemm) on mean-centred rows, each block's result is
+// added into a float64 accumulator, and the blocks are spread over all cores; the
+// eigenvalues of the float64 matrix give sigma_i = sqrt(max(lambda_i, 0)). Leading
+// values match an SVD to ~1e-7 relative; because the covariance squares the
+// condition number and the blocks are float32, singular values below about 1e-3 *
+// sigma_1 sit at the rounding floor — use MethodCovariance64 (all float64) or
+// MethodSVD where the exact tail matters. AUC and RankMe are insensitive to it.
+//
+// Functions AUC, RankMe, ExplainedVariance, EffectiveRank and ParticipationRatio
+// work on a ready spectrum (for instance one loaded from the published reference).
+package collapse

@@ -1,0 +1,214 @@
+package data
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// Luma weights of torchvision's rgb_to_grayscale (ITU-R 601-2).
+const (
+	lumaR = 0.299
+	lumaG = 0.587
+	lumaB = 0.114
+)
+
+func clamp01(v float32) float32 { return min(max(v, 0), 1) }
+
+// factor draws a jitter factor uniformly in [max(0, 1-s), 1+s].
+func factor(rng *rand.Rand, s float64) float32 {
+	lo := max(0, 1-s)
+	return float32(lo + rng.Float64()*(1+s-lo))
+}
+
+// jitter applies torchvision's ColorJitter to a [0,1] CHW view in place:
+// brightness, contrast, saturation and hue in a random order, each with a
+// random factor, clamping to [0,1] after every op. Saturation and hue need
+// colour and are skipped for one channel.
+func (a *Augmenter) jitter(x []float32, rng *rand.Rand) {
+	r := &a.r
+	order := [4]int{0, 1, 2, 3}
+	rng.Shuffle(4, func(i, j int) { order[i], order[j] = order[j], order[i] })
+	for _, op := range order {
+		switch op {
+		case 0:
+			if r.Brightness > 0 {
+				f := factor(rng, r.Brightness)
+				for i, v := range x {
+					x[i] = clamp01(v * f)
+				}
+			}
+		case 1:
+			if r.Contrast > 0 {
+				a.contrast(x, factor(rng, r.Contrast))
+			}
+		case 2:
+			if r.Saturation > 0 {
+				f := factor(rng, r.Saturation)
+				if a.c == 3 {
+					a.saturation(x, f)
+				}
+			}
+		case 3:
+			if r.Hue > 0 {
+				h := float32(-r.Hue + rng.Float64()*2*r.Hue)
+				if a.c == 3 {
+					a.hue(x, h)
+				}
+			}
+		}
+	}
+}
+
+// contrast blends each pixel with the mean gray level of the view.
+func (a *Augmenter) contrast(x []float32, f float32) {
+	n := a.oh * a.ow
+	var sum float32
+	if a.c == 3 {
+		for i := 0; i < n; i++ {
+			sum += lumaR*x[i] + lumaG*x[n+i] + lumaB*x[2*n+i]
+		}
+	} else {
+		for _, v := range x[:n] {
+			sum += v
+		}
+	}
+	m := (1 - f) * sum / float32(n)
+	for i, v := range x {
+		x[i] = clamp01(f*v + m)
+	}
+}
+
+// saturation blends each RGB pixel with its own gray level.
+func (a *Augmenter) saturation(x []float32, f float32) {
+	n := a.oh * a.ow
+	r, g, b := x[:n], x[n:2*n], x[2*n:3*n]
+	for i := range r {
+		l := (1 - f) * (lumaR*r[i] + lumaG*g[i] + lumaB*b[i])
+		r[i] = clamp01(f*r[i] + l)
+		g[i] = clamp01(f*g[i] + l)
+		b[i] = clamp01(f*b[i] + l)
+	}
+}
+
+// hue rotates the hue of each RGB pixel by h turns, as torchvision's
+// adjust_hue (RGB -> HSV, shift, back). A hue shift keeps each pixel's max and
+// min, so the way back uses the branch-free form c = max - (max-min)*
+// clamp(min(k, 4-k), 0, 1) with k = (n + H) mod 6 and n = 5, 3, 1 for R, G, B.
+func (a *Augmenter) hue(x []float32, h float32) {
+	n := a.oh * a.ow
+	r, g, b := x[:n], x[n:2*n], x[2*n:3*n]
+	shift := 6 * h
+	for i := range r {
+		ri, gi, bi := r[i], g[i], b[i]
+		maxc := max(ri, gi, bi)
+		cr := maxc - min(ri, gi, bi)
+		if cr == 0 {
+			continue // gray pixel: hue has no effect
+		}
+		var hh float32 // hue in sixths of a turn, [-1, 5)
+		switch maxc {
+		case ri:
+			hh = (gi - bi) / cr
+		case gi:
+			hh = 2 + (bi-ri)/cr
+		default:
+			hh = 4 + (ri-gi)/cr
+		}
+		hh += shift
+		if hh < 0 {
+			hh += 6
+		} else if hh >= 6 {
+			hh -= 6
+		}
+		r[i] = maxc - cr*hueRamp(5+hh)
+		g[i] = maxc - cr*hueRamp(3+hh)
+		b[i] = maxc - cr*hueRamp(1+hh)
+	}
+}
+
+// hueRamp is clamp(min(k, 4-k), 0, 1) for k = k mod 6, with k in [0, 12).
+func hueRamp(k float32) float32 {
+	if k >= 6 {
+		k -= 6
+	}
+	return min(max(min(k, 4-k), 0), 1)
+}
+
+// grayscale replaces the three channels by their luma.
+func (a *Augmenter) grayscale(x []float32) {
+	n := a.oh * a.ow
+	r, g, b := x[:n], x[n:2*n], x[2*n:3*n]
+	for i := range r {
+		l := lumaR*r[i] + lumaG*g[i] + lumaB*b[i]
+		r[i], g[i], b[i] = l, l, l
+	}
+}
+
+// blurKernelSize is the odd kernel side for an image side: about 10% of it,
+// at least 3 (23 for 224, as in the SimSiam reference).
+func blurKernelSize(side int) int {
+	return max(2*(side/20)+1, 3)
+}
+
+// blur convolves each channel with a separable Gaussian of the given sigma,
+// reflecting at the borders (torchvision's gaussian_blur padding).
+func (a *Augmenter) blur(x []float32, sigma float64) {
+	k := blurKernelSize(min(a.oh, a.ow))
+	rad := k / 2
+	var wbuf [64]float32
+	wts := wbuf[:0]
+	if k > len(wbuf) {
+		wts = make([]float32, 0, k)
+	}
+	var sum float32
+	for i := -rad; i <= rad; i++ {
+		v := float32(math.Exp(-float64(i*i) / (2 * sigma * sigma)))
+		wts = append(wts, v)
+		sum += v
+	}
+	for i := range wts {
+		wts[i] /= sum
+	}
+	oh, ow := a.oh, a.ow
+	n := oh * ow
+	for c := 0; c < a.c; c++ {
+		p := x[c*n : (c+1)*n]
+		for y := 0; y < oh; y++ {
+			row, out := p[y*ow:(y+1)*ow], a.tmp[y*ow:(y+1)*ow]
+			for xx := range out {
+				var s float32
+				for j, wt := range wts {
+					s += wt * row[reflect(xx+j-rad, ow)]
+				}
+				out[xx] = s
+			}
+		}
+		for y := 0; y < oh; y++ {
+			out := p[y*ow : (y+1)*ow]
+			for xx := range out {
+				var s float32
+				for j, wt := range wts {
+					s += wt * a.tmp[reflect(y+j-rad, oh)*ow+xx]
+				}
+				out[xx] = s
+			}
+		}
+	}
+}
+
+// reflect maps an index outside [0,n) back inside by mirroring without
+// repeating the edge (numpy/torch "reflect" mode).
+func reflect(i, n int) int {
+	if n == 1 {
+		return 0
+	}
+	for i < 0 || i >= n {
+		if i < 0 {
+			i = -i
+		}
+		if i >= n {
+			i = 2*(n-1) - i
+		}
+	}
+	return i
+}

@@ -1,0 +1,83 @@
+package ssl
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/siam-ssl/siam/nn"
+	"github.com/siam-ssl/siam/optim"
+	"github.com/siam-ssl/siam/tensor"
+)
+
+// relErr is max|a-b| / max(1e-3, max|b|): the error relative to the reference
+// tensor's scale, so tiny entries of a large tensor do not dominate.
+func relErr(a, b []float32) float64 {
+	var num, den float64
+	for i := range b {
+		num = math.Max(num, math.Abs(float64(a[i])-float64(b[i])))
+		den = math.Max(den, math.Abs(float64(b[i])))
+	}
+	return num / math.Max(den, 1e-3)
+}
+
+// TestSimSiamStepMatchesPyTorch replays one and two SGD steps of the width-8 model
+// of ../shared/bench/torch_simsiam.py from the fixture written by
+// scripts/gen_fixtures.py: loss, every gradient, the weights and BN running
+// statistics after each step.
+func TestSimSiamStepMatchesPyTorch(t *testing.T) {
+	fx, _, err := nn.LoadTensors("../testdata/torch/simsiam_w8.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch, _ := nn.Preset("resnet18")
+	arch.Width = 8
+	m, err := NewSimSiam(SimSiamConfig{Backbone: arch}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.All.LoadStateDict(fx); err != nil {
+		t.Fatal(err)
+	}
+	x1, x2 := fx["x1"], fx["x2"]
+	opt := optim.NewSGD([]optim.Group{{Params: m.All.Params, WeightDecay: 5e-4}}, 0.9)
+	g := tensor.NewGraph()
+	const outTol, gradTol = 1e-4, 2e-3
+	for step, prefix := range []string{"after/", "after2/"} {
+		g.Reset()
+		loss := m.Loss(g, g.Input(x1.Data, x1.Shape()...), g.Input(x2.Data, x2.Shape()...))
+		m.All.ZeroGrad()
+		if err := g.Backward(loss); err != nil {
+			t.Fatal(err)
+		}
+		if step == 0 {
+			want := fx["loss"].Data[0]
+			if d := math.Abs(float64(loss.Item() - want)); d > outTol*math.Max(1, math.Abs(float64(want))) {
+				t.Errorf("loss %v, PyTorch %v", loss.Item(), want)
+			}
+			for _, p := range m.All.Params {
+				ref, ok := fx["grad/"+p.Name]
+				if !ok {
+					t.Fatalf("fixture lacks grad/%s", p.Name)
+				}
+				if e := relErr(p.Grad, ref.Data); e > gradTol {
+					t.Errorf("grad %s: relative error %.2g > %g", p.Name, e, gradTol)
+				}
+			}
+		}
+		opt.Step(0.05)
+		for _, p := range m.All.StateDict() {
+			ref, ok := fx[prefix+p.Name]
+			if !ok {
+				t.Fatalf("fixture lacks %s%s", prefix, p.Name)
+			}
+			tol := outTol
+			if !strings.Contains(p.Name, "running") {
+				tol = gradTol * 0.05 // one lr*grad step moves weights by ~5% of a gradient's error
+			}
+			if e := relErr(p.Data, ref.Data); e > tol {
+				t.Errorf("%s%s: relative error %.2g > %g", prefix, p.Name, e, tol)
+			}
+		}
+	}
+}

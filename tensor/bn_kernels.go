@@ -1,0 +1,355 @@
+package tensor
+
+import "math"
+
+// Inner loops of the batch-norm family (BatchNorm, BatchNormReLU, AddReLU, ReLU).
+// They are scalar Go, unrolled four ways with independent accumulators; ReLU
+// selects and gradient masks go through integer bit patterns so the compiler emits
+// CMOV rather than a branch that mispredicts on random signs. Kernels that write
+// a gradient come in two forms chosen by acc: overwrite (the buffer was fresh from
+// the arena, see gradOut) or accumulate (+=).
+
+// bnChunk bounds how many values are summed in float32 before the partial sums are
+// flushed into float64, so the statistics stay accurate for large planes.
+const bnChunk = 1024
+
+// gradOut returns t's gradient buffer for a backward closure and whether the
+// closure must overwrite it (true: the buffer is new and uninitialised, every
+// element has to be written) rather than accumulate into it. It is GradOf without
+// the clearing pass, for kernels that write every element anyway.
+func (g *Graph) gradOut(t *Tensor) ([]float32, bool) {
+	if t.Grad == nil {
+		t.Grad = g.arena.get(len(t.Data))
+		return t.Grad, true
+	}
+	return t.Grad, false
+}
+
+// reluBits is max(v, 0) through the sign bit (negative values and -0 become +0).
+func reluBits(v float32) float32 {
+	b := math.Float32bits(v)
+	if int32(b) < 0 {
+		b = 0
+	}
+	return math.Float32frombits(b)
+}
+
+// maskPos returns d where y > 0 and 0 elsewhere (the ReLU gradient mask).
+func maskPos(d, y float32) float32 {
+	b := math.Float32bits(d)
+	if !(y > 0) {
+		b = 0
+	}
+	return math.Float32frombits(b)
+}
+
+// bnStats returns sum(x-k) and sum((x-k)^2) over p, shifted by k for accuracy.
+func bnStats(p []float32, k float32) (s, q float64) {
+	for len(p) > 0 {
+		c := p[:min(len(p), bnChunk)]
+		p = p[len(c):]
+		var s0, s1, s2, s3, q0, q1, q2, q3 float32
+		i := 0
+		for ; i+4 <= len(c); i += 4 {
+			v := c[i : i+4 : i+4]
+			d0, d1, d2, d3 := v[0]-k, v[1]-k, v[2]-k, v[3]-k
+			s0 += d0
+			s1 += d1
+			s2 += d2
+			s3 += d3
+			q0 += d0 * d0
+			q1 += d1 * d1
+			q2 += d2 * d2
+			q3 += d3 * d3
+		}
+		for ; i < len(c); i++ {
+			d := c[i] - k
+			s0 += d
+			q0 += d * d
+		}
+		s += float64((s0 + s1) + (s2 + s3))
+		q += float64((q0 + q1) + (q2 + q3))
+	}
+	return s, q
+}
+
+// bnNorm writes dst = (src-mean)*sc + sh.
+func bnNorm(dst, src []float32, mean, sc, sh float32) {
+	n := len(src)
+	dst = dst[:n]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		s := src[i : i+4 : i+4]
+		d := dst[i : i+4 : i+4]
+		d[0] = (s[0]-mean)*sc + sh
+		d[1] = (s[1]-mean)*sc + sh
+		d[2] = (s[2]-mean)*sc + sh
+		d[3] = (s[3]-mean)*sc + sh
+	}
+	for ; i < n; i++ {
+		dst[i] = (src[i]-mean)*sc + sh
+	}
+}
+
+// bnNormReLU writes dst = relu((src-mean)*sc + sh).
+func bnNormReLU(dst, src []float32, mean, sc, sh float32) {
+	n := len(src)
+	dst = dst[:n]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		s := src[i : i+4 : i+4]
+		d := dst[i : i+4 : i+4]
+		d[0] = reluBits((s[0]-mean)*sc + sh)
+		d[1] = reluBits((s[1]-mean)*sc + sh)
+		d[2] = reluBits((s[2]-mean)*sc + sh)
+		d[3] = reluBits((s[3]-mean)*sc + sh)
+	}
+	for ; i < n; i++ {
+		dst[i] = reluBits((src[i]-mean)*sc + sh)
+	}
+}
+
+// bnBwdReduce returns sum(dy) and sum(dy*(x-mean)).
+func bnBwdReduce(dy, x []float32, mean float32) (sg, sgx float64) {
+	dy = dy[:len(x)]
+	for len(x) > 0 {
+		n := min(len(x), bnChunk)
+		xc, dc := x[:n], dy[:n]
+		x, dy = x[n:], dy[n:]
+		var s0, s1, s2, s3, q0, q1, q2, q3 float32
+		i := 0
+		for ; i+4 <= n; i += 4 {
+			v := xc[i : i+4 : i+4]
+			d := dc[i : i+4 : i+4]
+			s0 += d[0]
+			s1 += d[1]
+			s2 += d[2]
+			s3 += d[3]
+			q0 += d[0] * (v[0] - mean)
+			q1 += d[1] * (v[1] - mean)
+			q2 += d[2] * (v[2] - mean)
+			q3 += d[3] * (v[3] - mean)
+		}
+		for ; i < n; i++ {
+			s0 += dc[i]
+			q0 += dc[i] * (xc[i] - mean)
+		}
+		sg += float64((s0 + s1) + (s2 + s3))
+		sgx += float64((q0 + q1) + (q2 + q3))
+	}
+	return sg, sgx
+}
+
+// bnBwdReduceReLU is bnBwdReduce with dy masked where (x-mean)*sc+sh <= 0, the
+// recomputed pre-activation of BatchNormReLU. It stores the masked gradient back
+// into dy, so the apply pass that follows needs no mask.
+func bnBwdReduceReLU(dy, x []float32, mean, sc, sh float32) (sg, sgx float64) {
+	dy = dy[:len(x)]
+	for len(x) > 0 {
+		n := min(len(x), bnChunk)
+		xc, dc := x[:n], dy[:n]
+		x, dy = x[n:], dy[n:]
+		var s0, s1, s2, s3, q0, q1, q2, q3 float32
+		i := 0
+		for ; i+4 <= n; i += 4 {
+			v := xc[i : i+4 : i+4]
+			d := dc[i : i+4 : i+4]
+			c0, c1, c2, c3 := v[0]-mean, v[1]-mean, v[2]-mean, v[3]-mean
+			g0 := maskPos(d[0], c0*sc+sh)
+			g1 := maskPos(d[1], c1*sc+sh)
+			g2 := maskPos(d[2], c2*sc+sh)
+			g3 := maskPos(d[3], c3*sc+sh)
+			d[0], d[1], d[2], d[3] = g0, g1, g2, g3
+			s0 += g0
+			s1 += g1
+			s2 += g2
+			s3 += g3
+			q0 += g0 * c0
+			q1 += g1 * c1
+			q2 += g2 * c2
+			q3 += g3 * c3
+		}
+		for ; i < n; i++ {
+			c := xc[i] - mean
+			gi := maskPos(dc[i], c*sc+sh)
+			dc[i] = gi
+			s0 += gi
+			q0 += gi * c
+		}
+		sg += float64((s0 + s1) + (s2 + s3))
+		sgx += float64((q0 + q1) + (q2 + q3))
+	}
+	return sg, sgx
+}
+
+// bnBwdApply writes (acc: adds) dx = k*dy + p*(x-mean) + q.
+func bnBwdApply(dx, dy, x []float32, mean, k, p, q float32, acc bool) {
+	n := len(x)
+	dy, dx = dy[:n], dx[:n]
+	i := 0
+	if acc {
+		for ; i+4 <= n; i += 4 {
+			v := x[i : i+4 : i+4]
+			d := dy[i : i+4 : i+4]
+			o := dx[i : i+4 : i+4]
+			o[0] += k*d[0] + p*(v[0]-mean) + q
+			o[1] += k*d[1] + p*(v[1]-mean) + q
+			o[2] += k*d[2] + p*(v[2]-mean) + q
+			o[3] += k*d[3] + p*(v[3]-mean) + q
+		}
+		for ; i < n; i++ {
+			dx[i] += k*dy[i] + p*(x[i]-mean) + q
+		}
+		return
+	}
+	for ; i+4 <= n; i += 4 {
+		v := x[i : i+4 : i+4]
+		d := dy[i : i+4 : i+4]
+		o := dx[i : i+4 : i+4]
+		o[0] = k*d[0] + p*(v[0]-mean) + q
+		o[1] = k*d[1] + p*(v[1]-mean) + q
+		o[2] = k*d[2] + p*(v[2]-mean) + q
+		o[3] = k*d[3] + p*(v[3]-mean) + q
+	}
+	for ; i < n; i++ {
+		dx[i] = k*dy[i] + p*(x[i]-mean) + q
+	}
+}
+
+// bnBwdApplyReLU is bnBwdApply with dy masked where (x-mean)*sc+sh <= 0.
+func bnBwdApplyReLU(dx, dy, x []float32, mean, sc, sh, k, p, q float32, acc bool) {
+	n := len(x)
+	dy, dx = dy[:n], dx[:n]
+	i := 0
+	if acc {
+		for ; i+4 <= n; i += 4 {
+			v := x[i : i+4 : i+4]
+			d := dy[i : i+4 : i+4]
+			o := dx[i : i+4 : i+4]
+			c0, c1, c2, c3 := v[0]-mean, v[1]-mean, v[2]-mean, v[3]-mean
+			o[0] += k*maskPos(d[0], c0*sc+sh) + p*c0 + q
+			o[1] += k*maskPos(d[1], c1*sc+sh) + p*c1 + q
+			o[2] += k*maskPos(d[2], c2*sc+sh) + p*c2 + q
+			o[3] += k*maskPos(d[3], c3*sc+sh) + p*c3 + q
+		}
+		for ; i < n; i++ {
+			c := x[i] - mean
+			dx[i] += k*maskPos(dy[i], c*sc+sh) + p*c + q
+		}
+		return
+	}
+	for ; i+4 <= n; i += 4 {
+		v := x[i : i+4 : i+4]
+		d := dy[i : i+4 : i+4]
+		o := dx[i : i+4 : i+4]
+		c0, c1, c2, c3 := v[0]-mean, v[1]-mean, v[2]-mean, v[3]-mean
+		o[0] = k*maskPos(d[0], c0*sc+sh) + p*c0 + q
+		o[1] = k*maskPos(d[1], c1*sc+sh) + p*c1 + q
+		o[2] = k*maskPos(d[2], c2*sc+sh) + p*c2 + q
+		o[3] = k*maskPos(d[3], c3*sc+sh) + p*c3 + q
+	}
+	for ; i < n; i++ {
+		c := x[i] - mean
+		dx[i] = k*maskPos(dy[i], c*sc+sh) + p*c + q
+	}
+}
+
+// scaleInto writes (acc: adds) dx = k*dy.
+func scaleInto(dx, dy []float32, k float32, acc bool) {
+	n := len(dy)
+	dx = dx[:n]
+	i := 0
+	if acc {
+		for ; i+4 <= n; i += 4 {
+			d := dy[i : i+4 : i+4]
+			o := dx[i : i+4 : i+4]
+			o[0] += k * d[0]
+			o[1] += k * d[1]
+			o[2] += k * d[2]
+			o[3] += k * d[3]
+		}
+		for ; i < n; i++ {
+			dx[i] += k * dy[i]
+		}
+		return
+	}
+	for ; i+4 <= n; i += 4 {
+		d := dy[i : i+4 : i+4]
+		o := dx[i : i+4 : i+4]
+		o[0] = k * d[0]
+		o[1] = k * d[1]
+		o[2] = k * d[2]
+		o[3] = k * d[3]
+	}
+	for ; i < n; i++ {
+		dx[i] = k * dy[i]
+	}
+}
+
+// reluInto writes dst = max(src, 0).
+func reluInto(dst, src []float32) {
+	n := len(src)
+	dst = dst[:n]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		s := src[i : i+4 : i+4]
+		d := dst[i : i+4 : i+4]
+		d[0], d[1], d[2], d[3] = reluBits(s[0]), reluBits(s[1]), reluBits(s[2]), reluBits(s[3])
+	}
+	for ; i < n; i++ {
+		dst[i] = reluBits(src[i])
+	}
+}
+
+// addReLUInto writes dst = max(a+b, 0).
+func addReLUInto(dst, a, b []float32) {
+	n := len(a)
+	dst, b = dst[:n], b[:n]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		x := a[i : i+4 : i+4]
+		y := b[i : i+4 : i+4]
+		d := dst[i : i+4 : i+4]
+		d[0] = reluBits(x[0] + y[0])
+		d[1] = reluBits(x[1] + y[1])
+		d[2] = reluBits(x[2] + y[2])
+		d[3] = reluBits(x[3] + y[3])
+	}
+	for ; i < n; i++ {
+		dst[i] = reluBits(a[i] + b[i])
+	}
+}
+
+// maskInto writes (acc: adds) dx = dy where y > 0, 0 elsewhere.
+func maskInto(dx, dy, y []float32, acc bool) {
+	n := len(y)
+	dx, dy = dx[:n], dy[:n]
+	i := 0
+	if acc {
+		for ; i+4 <= n; i += 4 {
+			v := y[i : i+4 : i+4]
+			d := dy[i : i+4 : i+4]
+			o := dx[i : i+4 : i+4]
+			o[0] += maskPos(d[0], v[0])
+			o[1] += maskPos(d[1], v[1])
+			o[2] += maskPos(d[2], v[2])
+			o[3] += maskPos(d[3], v[3])
+		}
+		for ; i < n; i++ {
+			dx[i] += maskPos(dy[i], y[i])
+		}
+		return
+	}
+	for ; i+4 <= n; i += 4 {
+		v := y[i : i+4 : i+4]
+		d := dy[i : i+4 : i+4]
+		o := dx[i : i+4 : i+4]
+		o[0] = maskPos(d[0], v[0])
+		o[1] = maskPos(d[1], v[1])
+		o[2] = maskPos(d[2], v[2])
+		o[3] = maskPos(d[3], v[3])
+	}
+	for ; i < n; i++ {
+		dx[i] = maskPos(dy[i], y[i])
+	}
+}

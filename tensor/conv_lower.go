@@ -1,0 +1,524 @@
+package tensor
+
+import (
+	"sync"
+
+	"github.com/siam-ssl/siam/kernels"
+	"github.com/siam-ssl/siam/parallel"
+)
+
+// This file lowers convolutions to per-image (or per-group-of-images) GEMMs whose
+// rows are output channels: out[M, G*P] = A[M, Cin*R*S] x col[Cin*R*S, G*P], where P
+// is the number of output pixels of one image and G images sit side by side in the
+// column matrix. Workers take whole groups, so every GEMM call is single-threaded
+// and the packing buffers of kernels.Sgemm stay in one core's cache. G is 1 for
+// large images (the GEMM writes straight into the NCHW output) and grows at 8x8 and
+// 4x4 so the GEMM's N dimension stays a few tiles wide and the weights are not
+// re-streamed for every 16-pixel image.
+
+// convTargetCols is the column count (G*P) a lowered GEMM aims for: below it, images
+// are grouped. A variable so benchmarks and tests can vary it.
+var convTargetCols = 256
+
+// convGroup returns how many images of p output pixels each lowered GEMM takes.
+func convGroup(p, n int) int {
+	if p >= convTargetCols {
+		return 1
+	}
+	g := (convTargetCols + p - 1) / p
+	// Keep at least one group per worker.
+	if per := (n + parallel.Workers() - 1) / parallel.Workers(); g > per {
+		g = per
+	}
+	return max(g, 1)
+}
+
+// convPool keeps the per-worker work buffers (column matrices, GEMM staging,
+// weight-gradient partials) alive across calls and steps, so steady-state
+// convolutions allocate nothing and never fault fresh pages in.
+var convPool bufPool
+
+type bufPool struct {
+	mu   sync.Mutex
+	free [][]float32
+}
+
+// get returns a buffer of n floats with arbitrary contents: the smallest pooled one
+// that fits, or a new one.
+func (p *bufPool) get(n int) []float32 {
+	p.mu.Lock()
+	best := -1
+	for i, b := range p.free {
+		if cap(b) >= n && (best < 0 || cap(b) < cap(p.free[best])) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		b := p.free[best]
+		last := len(p.free) - 1
+		p.free[best] = p.free[last]
+		p.free[last] = nil
+		p.free = p.free[:last]
+		p.mu.Unlock()
+		return b[:n]
+	}
+	p.mu.Unlock()
+	return make([]float32, n)
+}
+
+// put hands b back; the pool keeps at most 16 buffers, dropping the smallest.
+func (p *bufPool) put(b []float32) {
+	if cap(b) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < 16 {
+		p.free = append(p.free, b)
+		return
+	}
+	small := 0
+	for i, f := range p.free {
+		if cap(f) < cap(p.free[small]) {
+			small = i
+		}
+	}
+	if cap(b) > cap(p.free[small]) {
+		p.free[small] = b
+	}
+}
+
+// convEpilogue is applied to each output row (channel) of a lowered GEMM while the
+// row is still in cache: v = v*scale[m] + shift[m], then max(v,0) if relu. nil scale
+// means 1, nil shift means 0.
+type convEpilogue struct {
+	scale, shift []float32
+	relu         bool
+}
+
+func (e *convEpilogue) none() bool {
+	return e == nil || (e.scale == nil && e.shift == nil && !e.relu)
+}
+
+// apply runs the epilogue of channel m over row.
+func (e *convEpilogue) apply(m int, row []float32) {
+	sc, sh := float32(1), float32(0)
+	if e.scale != nil {
+		sc = e.scale[m]
+	}
+	if e.shift != nil {
+		sh = e.shift[m]
+	}
+	switch {
+	case e.relu:
+		for i, v := range row {
+			v = v*sc + sh
+			if v < 0 {
+				v = 0
+			}
+			row[i] = v
+		}
+	case e.scale != nil:
+		for i, v := range row {
+			row[i] = v*sc + sh
+		}
+	default:
+		for i := range row {
+			row[i] += sh
+		}
+	}
+}
+
+// applyCopy writes dst = epilogue(src) for channel m.
+func (e *convEpilogue) applyCopy(m int, dst, src []float32) {
+	if e.none() {
+		copy(dst, src)
+		return
+	}
+	sc, sh := float32(1), float32(0)
+	if e.scale != nil {
+		sc = e.scale[m]
+	}
+	if e.shift != nil {
+		sh = e.shift[m]
+	}
+	src = src[:len(dst)]
+	if e.relu {
+		for i, v := range src {
+			v = v*sc + sh
+			if v < 0 {
+				v = 0
+			}
+			dst[i] = v
+		}
+		return
+	}
+	for i, v := range src {
+		dst[i] = v*sc + sh
+	}
+}
+
+// lowering describes one lowered convolution: src [n, cin, hin, win] convolved with
+// an r x s kernel at the given stride and padding gives [n, m, ho, wo].
+type lowering struct {
+	n, cin, hin, win int
+	r, s, stride     int
+	padH, padW       int
+	ho, wo           int
+}
+
+func (l *lowering) kdim() int { return l.cin * l.r * l.s }
+func (l *lowering) pix() int  { return l.ho * l.wo }
+
+// identity reports whether the column matrix of one image is the image itself.
+func (l *lowering) identity() bool {
+	return l.r == 1 && l.s == 1 && l.stride == 1 && l.padH == 0 && l.padW == 0
+}
+
+// im2col writes the column matrix of one image img [cin, hin, win] into col, row
+// (c*r+ky)*s+kx, columns [0, ho*wo) of a matrix with row stride ld; padding reads
+// as zero.
+func (l *lowering) im2col(img, col []float32, ld int) {
+	ho, wo, st := l.ho, l.wo, l.stride
+	hin, win := l.hin, l.win
+	for c := 0; c < l.cin; c++ {
+		plane := img[c*hin*win : (c+1)*hin*win]
+		for ky := 0; ky < l.r; ky++ {
+			for kx := 0; kx < l.s; kx++ {
+				row := ((c*l.r+ky)*l.s + kx) * ld
+				dst := col[row : row+ho*wo]
+				ix0 := kx - l.padW
+				// Output columns whose input column lies inside the image.
+				oxLo, oxHi := 0, wo
+				if ix0 < 0 {
+					oxLo = (-ix0 + st - 1) / st
+				}
+				if last := win - 1 - ix0; last < 0 {
+					oxHi = 0
+				} else if h := last/st + 1; h < oxHi {
+					oxHi = h
+				}
+				oxLo = min(oxLo, wo)
+				oxHi = max(oxHi, oxLo)
+				if st == 1 && wo == win {
+					l.im2colShift(plane, dst, ky, ix0, oxLo, oxHi)
+					continue
+				}
+				for oy := 0; oy < ho; oy++ {
+					d := dst[oy*wo : oy*wo+wo]
+					iy := oy*st + ky - l.padH
+					if iy < 0 || iy >= hin {
+						clear(d)
+						continue
+					}
+					srow := plane[iy*win : iy*win+win]
+					clear(d[:oxLo])
+					if st == 1 {
+						copy(d[oxLo:oxHi], srow[oxLo+ix0:oxHi+ix0])
+					} else {
+						for ox := oxLo; ox < oxHi; ox++ {
+							d[ox] = srow[ox*st+ix0]
+						}
+					}
+					clear(d[oxHi:])
+				}
+			}
+		}
+	}
+}
+
+// im2colShift fills one column-matrix row dst [ho*wo] of a stride-1 convolution
+// whose output is as wide as its input ("same" width): the row is then the input
+// plane shifted by a constant offset, so one long copy does the work, followed by
+// zeroing the rows and edge columns that fall in the padding.
+func (l *lowering) im2colShift(plane, dst []float32, ky, ix0, oxLo, oxHi int) {
+	wo, hin := l.wo, l.hin
+	iy0 := ky - l.padH
+	oyLo := min(max(0, -iy0), l.ho)
+	oyHi := max(min(l.ho, hin-iy0), oyLo)
+	start, end := oyLo*wo, oyHi*wo
+	off := iy0*wo + ix0
+	if start < end {
+		s0, s1 := start+off, end+off
+		a, z := start, end
+		if s0 < 0 {
+			a -= s0
+			s0 = 0
+		}
+		if lim := hin * wo; s1 > lim {
+			z -= s1 - lim
+			s1 = lim
+		}
+		if a < z {
+			copy(dst[a:z], plane[s0:s1])
+		}
+	}
+	clear(dst[:start])
+	clear(dst[end:])
+	if oxLo == 0 && oxHi == wo {
+		return
+	}
+	for oy := oyLo; oy < oyHi; oy++ {
+		d := dst[oy*wo : oy*wo+wo]
+		clear(d[:oxLo])
+		clear(d[oxHi:])
+	}
+}
+
+// col2im adds the column-matrix gradient col (row stride ld) of one image back into
+// its image gradient img [cin, hin, win]: the adjoint of im2col.
+func (l *lowering) col2im(col []float32, ld int, img []float32) {
+	ho, wo, st := l.ho, l.wo, l.stride
+	hin, win := l.hin, l.win
+	for c := 0; c < l.cin; c++ {
+		plane := img[c*hin*win : (c+1)*hin*win]
+		for ky := 0; ky < l.r; ky++ {
+			for kx := 0; kx < l.s; kx++ {
+				row := ((c*l.r+ky)*l.s + kx) * ld
+				src := col[row : row+ho*wo]
+				ix0 := kx - l.padW
+				oxLo, oxHi := 0, wo
+				if ix0 < 0 {
+					oxLo = (-ix0 + st - 1) / st
+				}
+				if last := win - 1 - ix0; last < 0 {
+					oxHi = 0
+				} else if h := last/st + 1; h < oxHi {
+					oxHi = h
+				}
+				oxLo = min(oxLo, wo)
+				oxHi = max(oxHi, oxLo)
+				for oy := 0; oy < ho; oy++ {
+					iy := oy*st + ky - l.padH
+					if iy < 0 || iy >= hin {
+						continue
+					}
+					s := src[oy*wo : oy*wo+wo]
+					drow := plane[iy*win : iy*win+win]
+					if st == 1 {
+						d := drow[oxLo+ix0 : oxHi+ix0]
+						for i, v := range s[oxLo:oxHi] {
+							d[i] += v
+						}
+					} else {
+						for ox := oxLo; ox < oxHi; ox++ {
+							drow[ox*st+ix0] += s[ox]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// forward computes dst [n, m, ho, wo] from src with the weight matrix a [m, kdim]:
+// written through the epilogue ep (may be nil), or added to dst when accumulate is
+// set (ep must then be nil).
+func (l *lowering) forward(src, a []float32, m int, dst []float32, accumulate bool, ep *convEpilogue) {
+	p, kd := l.pix(), l.kdim()
+	inSz := l.cin * l.hin * l.win
+	outSz := m * p
+	g := convGroup(p, l.n)
+	groups := (l.n + g - 1) / g
+	parallel.ForWorker(groups, func(_, lo, hi int) {
+		var col, tmp []float32
+		if g > 1 || !l.identity() {
+			col = convPool.get(kd * g * p)
+			defer convPool.put(col)
+		}
+		if g > 1 {
+			tmp = convPool.get(m * g * p)
+			defer convPool.put(tmp)
+		}
+		for gi := lo; gi < hi; gi++ {
+			n0 := gi * g
+			gn := min(g, l.n-n0)
+			cols := gn * p
+			if g == 1 {
+				img := src[n0*inSz : (n0+1)*inSz]
+				b := img
+				if col != nil {
+					l.im2col(img, col, p)
+					b = col
+				}
+				out := dst[n0*outSz : (n0+1)*outSz]
+				beta := float32(0)
+				if accumulate {
+					beta = 1
+				}
+				kernels.Sgemm(false, false, m, p, kd, 1, a, kd, b, p, beta, out, p)
+				if !accumulate && !ep.none() {
+					for mi := 0; mi < m; mi++ {
+						ep.apply(mi, out[mi*p:(mi+1)*p])
+					}
+				}
+				continue
+			}
+			for j := 0; j < gn; j++ {
+				img := src[(n0+j)*inSz : (n0+j+1)*inSz]
+				l.im2col(img, col[j*p:], cols)
+			}
+			kernels.Sgemm(false, false, m, cols, kd, 1, a, kd, col, cols, 0, tmp, cols)
+			for j := 0; j < gn; j++ {
+				out := dst[(n0+j)*outSz : (n0+j+1)*outSz]
+				for mi := 0; mi < m; mi++ {
+					t := tmp[mi*cols+j*p : mi*cols+j*p+p]
+					o := out[mi*p : (mi+1)*p]
+					if accumulate {
+						for i, v := range t {
+							o[i] += v
+						}
+					} else {
+						ep.applyCopy(mi, o, t)
+					}
+				}
+			}
+		}
+	})
+}
+
+// backwardData adds to gsrc [n, cin, hin, win] the gradient of the lowered
+// convolution through the column matrix: dcol = A^T x dY, then col2im. at is A^T
+// [kdim, m]. Used for strided convolutions; stride-1 ones run as a transposed
+// convolution through forward instead.
+func (l *lowering) backwardData(dy, at []float32, m int, gsrc []float32) {
+	p, kd := l.pix(), l.kdim()
+	inSz := l.cin * l.hin * l.win
+	outSz := m * p
+	g := convGroup(p, l.n)
+	groups := (l.n + g - 1) / g
+	parallel.ForWorker(groups, func(_, lo, hi int) {
+		dcol := convPool.get(kd * g * p)
+		defer convPool.put(dcol)
+		var dyg []float32
+		if g > 1 {
+			dyg = convPool.get(m * g * p)
+			defer convPool.put(dyg)
+		}
+		for gi := lo; gi < hi; gi++ {
+			n0 := gi * g
+			gn := min(g, l.n-n0)
+			cols := gn * p
+			b := dy[n0*outSz:]
+			if g > 1 {
+				for j := 0; j < gn; j++ {
+					img := dy[(n0+j)*outSz : (n0+j+1)*outSz]
+					for mi := 0; mi < m; mi++ {
+						copy(dyg[mi*cols+j*p:mi*cols+j*p+p], img[mi*p:(mi+1)*p])
+					}
+				}
+				b = dyg
+			}
+			kernels.Sgemm(false, false, kd, cols, m, 1, at, m, b, cols, 0, dcol, cols)
+			for j := 0; j < gn; j++ {
+				l.col2im(dcol[j*p:], cols, gsrc[(n0+j)*inSz:(n0+j+1)*inSz])
+			}
+		}
+	})
+}
+
+// backwardWeights adds to gw [m, kdim] the weight gradient sum_n dY_n x col_n^T and,
+// when gb is non-nil, to gb [m] the bias gradient sum over n and pixels of dY. Each
+// worker accumulates a private partial over its images (the GEMM's inner dimension
+// is split across workers); the partials are reduced at the end. The partial is kept
+// transposed, [kdim, m] = col x dY^T, so both GEMM operands are read untransposed.
+func (l *lowering) backwardWeights(src, dy []float32, m int, gw, gb []float32) {
+	p, kd := l.pix(), l.kdim()
+	inSz := l.cin * l.hin * l.win
+	outSz := m * p
+	g := convGroup(p, l.n)
+	groups := (l.n + g - 1) / g
+	nw := min(parallel.Workers(), groups)
+	parts := make([][]float32, nw)
+	var bparts [][]float64
+	if gb != nil {
+		bparts = make([][]float64, nw)
+	}
+	parallel.ForWorker(groups, func(w, lo, hi int) {
+		part := convPool.get(kd * m)
+		parts[w] = part
+		var bp []float64
+		if gb != nil {
+			bp = make([]float64, m)
+			bparts[w] = bp
+		}
+		var col []float32
+		if g > 1 || !l.identity() {
+			col = convPool.get(kd * g * p)
+			defer convPool.put(col)
+		}
+		dyt := convPool.get(g * p * m)
+		defer convPool.put(dyt)
+		beta := float32(0)
+		for gi := lo; gi < hi; gi++ {
+			n0 := gi * g
+			gn := min(g, l.n-n0)
+			cols := gn * p
+			a := src[n0*inSz:]
+			if col != nil {
+				for j := 0; j < gn; j++ {
+					l.im2col(src[(n0+j)*inSz:(n0+j+1)*inSz], col[j*p:], cols)
+				}
+				a = col
+			}
+			for j := 0; j < gn; j++ {
+				img := dy[(n0+j)*outSz : (n0+j+1)*outSz]
+				transpose(img, m, p, dyt[j*p*m:], m)
+				if bp != nil {
+					for mi := 0; mi < m; mi++ {
+						var s float32
+						for _, v := range img[mi*p : (mi+1)*p] {
+							s += v
+						}
+						bp[mi] += float64(s)
+					}
+				}
+			}
+			kernels.Sgemm(false, false, kd, m, cols, 1, a, cols, dyt, m, beta, part, m)
+			beta = 1
+		}
+	})
+	// gw[mi, k] += sum_w parts[w][k, mi], in tiles so both sides stay in cache.
+	const tile = 32
+	parallel.ForGrain((m+tile-1)/tile, 1, func(lo, hi int) {
+		for mt := lo * tile; mt < min(hi*tile, m); mt += tile {
+			mEnd := min(mt+tile, m)
+			for kt := 0; kt < kd; kt += tile {
+				kEnd := min(kt+tile, kd)
+				for _, part := range parts {
+					for mi := mt; mi < mEnd; mi++ {
+						row := gw[mi*kd : mi*kd+kd]
+						for k := kt; k < kEnd; k++ {
+							row[k] += part[k*m+mi]
+						}
+					}
+				}
+			}
+		}
+	})
+	for _, part := range parts {
+		convPool.put(part)
+	}
+	for _, bp := range bparts {
+		for mi, v := range bp {
+			gb[mi] += float32(v)
+		}
+	}
+}
+
+// transpose writes dst[j*ld+i] = src[i*cols+j] for an rows x cols src, in tiles.
+func transpose(src []float32, rows, cols int, dst []float32, ld int) {
+	const tile = 16
+	for i0 := 0; i0 < rows; i0 += tile {
+		i1 := min(i0+tile, rows)
+		for j0 := 0; j0 < cols; j0 += tile {
+			j1 := min(j0+tile, cols)
+			for i := i0; i < i1; i++ {
+				s := src[i*cols+j0 : i*cols+j1]
+				for j, v := range s {
+					dst[(j0+j)*ld+i] = v
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,258 @@
+package tensor_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/siam-ssl/siam/tensor"
+	"github.com/siam-ssl/siam/tensor/tensortest"
+)
+
+type convCase struct {
+	n, c, h, w, k, r, s, stride, pad int
+	bias                             bool
+}
+
+func (cc convCase) String() string {
+	return fmt.Sprintf("N%d_C%d_%dx%d_K%d_%dx%d_s%d_p%d_b%v", cc.n, cc.c, cc.h, cc.w, cc.k, cc.r, cc.s, cc.stride, cc.pad, cc.bias)
+}
+
+var convCases = []convCase{
+	{1, 4, 6, 6, 5, 1, 1, 1, 0, false},  // 1x1 s1 p0 (no im2col)
+	{2, 3, 8, 8, 4, 3, 3, 1, 1, true},   // 3x3 s1 p1
+	{3, 2, 9, 9, 3, 3, 3, 2, 1, false},  // 3x3 s2 p1, odd size
+	{2, 4, 8, 8, 6, 1, 1, 2, 0, true},   // 1x1 s2 (shortcut)
+	{1, 3, 15, 13, 4, 7, 7, 2, 3, true}, // 7x7 s2 p3 (ImageNet stem)
+	{2, 1, 9, 9, 2, 5, 5, 1, 2, false},  // 5x5 s1 p2, C=1
+	{3, 3, 5, 7, 4, 3, 3, 1, 1, true},   // non-square input
+	{2, 2, 5, 7, 3, 3, 1, 1, 0, true},   // non-square kernel
+	{1, 2, 4, 4, 3, 1, 1, 1, 1, false},  // padding beyond the kernel: col2im at stride 1
+	{2, 3, 4, 4, 2, 3, 3, 1, 0, true},   // valid conv
+	{2, 2, 7, 6, 3, 2, 2, 3, 1, true},   // even kernel, stride 3
+	{3, 5, 4, 4, 6, 3, 3, 1, 1, false},  // small images: grouped GEMMs
+	{2, 2, 3, 3, 3, 3, 3, 2, 1, true},   // 2x2 output
+}
+
+// refConv is the direct convolution in float64, with its gradients for the output
+// seed gy.
+func refConv(cc convCase, x, w, b, gy []float32) (out, gx, gw, gb []float64) {
+	ho := (cc.h+2*cc.pad-cc.r)/cc.stride + 1
+	wo := (cc.w+2*cc.pad-cc.s)/cc.stride + 1
+	out = make([]float64, cc.n*cc.k*ho*wo)
+	gx = make([]float64, len(x))
+	gw = make([]float64, len(w))
+	gb = make([]float64, cc.k)
+	for n := 0; n < cc.n; n++ {
+		for k := 0; k < cc.k; k++ {
+			for oy := 0; oy < ho; oy++ {
+				for ox := 0; ox < wo; ox++ {
+					oi := ((n*cc.k+k)*ho+oy)*wo + ox
+					var s float64
+					if b != nil {
+						s = float64(b[k])
+					}
+					d := float64(gy[oi])
+					gb[k] += d
+					for c := 0; c < cc.c; c++ {
+						for ky := 0; ky < cc.r; ky++ {
+							iy := oy*cc.stride + ky - cc.pad
+							if iy < 0 || iy >= cc.h {
+								continue
+							}
+							for kx := 0; kx < cc.s; kx++ {
+								ix := ox*cc.stride + kx - cc.pad
+								if ix < 0 || ix >= cc.w {
+									continue
+								}
+								xi := ((n*cc.c+c)*cc.h+iy)*cc.w + ix
+								wi := ((k*cc.c+c)*cc.r+ky)*cc.s + kx
+								s += float64(x[xi]) * float64(w[wi])
+								gx[xi] += d * float64(w[wi])
+								gw[wi] += d * float64(x[xi])
+							}
+						}
+					}
+					out[oi] = s
+				}
+			}
+		}
+	}
+	return
+}
+
+func closeTo(t *testing.T, what string, got []float32, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	var scale float64
+	for _, v := range want {
+		scale = math.Max(scale, math.Abs(v))
+	}
+	for i := range got {
+		if d := math.Abs(float64(got[i]) - want[i]); d > tol*math.Max(scale, 1) {
+			t.Fatalf("%s[%d] = %v, want %v (scale %v)", what, i, got[i], want[i], scale)
+		}
+	}
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}
+
+// TestConv2dReference checks forward and all three gradients against the direct
+// convolution for every case, with image grouping off, default and forced.
+func TestConv2dReference(t *testing.T) {
+	for _, cols := range []int{1, 256, 1 << 20} {
+		old := tensor.SetConvTargetCols(cols)
+		for _, cc := range convCases {
+			t.Run(fmt.Sprintf("cols%d/%v", cols, cc), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(cc.n*1000+cc.c*100+cc.r), 3))
+				x := tensortest.Rand(1, cc.n, cc.c, cc.h, cc.w)
+				w := tensor.NewParam("w", cc.k, cc.c, cc.r, cc.s)
+				copy(w.Data, randSlice(rng, len(w.Data)))
+				var b *tensor.Tensor
+				var bd []float32
+				if cc.bias {
+					b = tensor.NewParam("b", cc.k)
+					copy(b.Data, randSlice(rng, cc.k))
+					bd = b.Data
+				}
+				g := tensor.NewGraph()
+				out := g.Conv2d(x, w, b, tensor.ConvOpts{Stride: cc.stride, Pad: cc.pad})
+				if err := g.Err(); err != nil {
+					t.Fatal(err)
+				}
+				gy := randSlice(rng, out.Numel())
+				ro, rgx, rgw, rgb := refConv(cc, x.Data, w.Data, bd, gy)
+				closeTo(t, "out", out.Data, ro, 1e-5)
+				// Pre-existing gradients must be accumulated into, not overwritten.
+				for i := range w.Grad {
+					w.Grad[i] = 1
+				}
+				for i := range rgw {
+					rgw[i]++
+				}
+				if err := g.BackwardWith(out, gy); err != nil {
+					t.Fatal(err)
+				}
+				closeTo(t, "gx", x.Grad, rgx, 1e-5)
+				closeTo(t, "gw", w.Grad, rgw, 1e-5)
+				if b != nil {
+					closeTo(t, "gb", b.Grad, rgb, 1e-5)
+				}
+			})
+		}
+		tensor.SetConvTargetCols(old)
+	}
+}
+
+// TestConv2dNoInputGrad checks that a first-layer convolution (input without a
+// gradient) still produces weight gradients and leaves the input alone.
+func TestConv2dNoInputGrad(t *testing.T) {
+	cc := convCase{2, 3, 8, 8, 4, 3, 3, 1, 1, false}
+	x := tensortest.Rand(2, cc.n, cc.c, cc.h, cc.w)
+	x.SetRequiresGrad(false)
+	w := tensor.NewParam("w", cc.k, cc.c, cc.r, cc.s)
+	copy(w.Data, tensortest.Rand(3, len(w.Data)).Data)
+	g := tensor.NewGraph()
+	out := g.Conv2d(x, w, nil, tensor.ConvOpts{Stride: 1, Pad: 1})
+	gy := tensortest.Rand(4, out.Numel()).Data
+	if err := g.BackwardWith(out, gy); err != nil {
+		t.Fatal(err)
+	}
+	if x.Grad != nil {
+		t.Fatal("input without RequiresGrad got a gradient")
+	}
+	_, _, rgw, _ := refConv(cc, x.Data, w.Data, nil, gy)
+	closeTo(t, "gw", w.Grad, rgw, 1e-5)
+}
+
+func TestConv2dGradCheck(t *testing.T) {
+	for _, cc := range []convCase{
+		{2, 2, 5, 5, 3, 3, 3, 1, 1, true},
+		{1, 3, 6, 5, 2, 3, 3, 2, 1, true},
+		{2, 3, 4, 4, 2, 1, 1, 1, 0, true},
+		{1, 2, 7, 7, 2, 5, 5, 2, 2, true},
+	} {
+		t.Run(cc.String(), func(t *testing.T) {
+			x := tensortest.Rand(5, cc.n, cc.c, cc.h, cc.w)
+			w := tensortest.Rand(6, cc.k, cc.c, cc.r, cc.s)
+			b := tensortest.Rand(7, cc.k)
+			tensortest.CheckGrad(t, func(g *tensor.Graph, in []*tensor.Tensor) *tensor.Tensor {
+				return g.Conv2d(in[0], in[1], in[2], tensor.ConvOpts{Stride: cc.stride, Pad: cc.pad})
+			}, []*tensor.Tensor{x, w, b}, tensortest.Options{})
+		})
+	}
+}
+
+func TestConv2dErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		x, w, b []int
+		o       tensor.ConvOpts
+		want    []string
+	}{
+		{"rank", []int{3, 8, 8}, []int{4, 3, 3, 3}, nil, tensor.ConvOpts{Stride: 1}, []string{"[3 8 8]", "rank"}},
+		{"weight rank", []int{2, 3, 8, 8}, []int{4, 27}, nil, tensor.ConvOpts{Stride: 1}, []string{"[4 27]", "rank"}},
+		{"channels", []int{2, 3, 8, 8}, []int{4, 2, 3, 3}, nil, tensor.ConvOpts{Stride: 1}, []string{"[2 3 8 8]", "[4 2 3 3]", "channels"}},
+		{"kernel too large", []int{1, 1, 4, 4}, []int{2, 1, 7, 7}, nil, tensor.ConvOpts{Stride: 1, Pad: 1}, []string{"[1 1 4 4]", "[2 1 7 7]", "larger"}},
+		{"stride", []int{1, 1, 4, 4}, []int{2, 1, 3, 3}, nil, tensor.ConvOpts{}, []string{"[1 1 4 4]", "stride"}},
+		{"pad", []int{1, 1, 4, 4}, []int{2, 1, 3, 3}, nil, tensor.ConvOpts{Stride: 1, Pad: -1}, []string{"padding"}},
+		{"bias", []int{1, 1, 4, 4}, []int{2, 1, 3, 3}, []int{3}, tensor.ConvOpts{Stride: 1}, []string{"[3]", "bias"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := tensor.NewGraph()
+			x := tensor.New(tc.x...)
+			w := tensor.New(tc.w...)
+			var b *tensor.Tensor
+			if tc.b != nil {
+				b = tensor.New(tc.b...)
+			}
+			out := g.Conv2d(x, w, b, tc.o)
+			if g.Err() == nil || out.Numel() != 0 {
+				t.Fatalf("want an error, got %v", out)
+			}
+			msg := g.Err().Error()
+			for _, s := range append([]string{"conv2d"}, tc.want...) {
+				if !strings.Contains(msg, s) {
+					t.Errorf("error %q lacks %q", msg, s)
+				}
+			}
+		})
+	}
+	g := tensor.NewGraph()
+	g.Conv2d(nil, tensor.New(1, 1, 1, 1), nil, tensor.ConvOpts{Stride: 1})
+	if g.Err() == nil || !strings.Contains(g.Err().Error(), "conv2d") {
+		t.Fatalf("nil input: %v", g.Err())
+	}
+}
+
+// TestConv2dSteadyState checks that repeated steps with the same shapes allocate
+// no new arena memory.
+func TestConv2dSteadyState(t *testing.T) {
+	x := tensortest.Rand(8, 4, 8, 8, 8)
+	w := tensor.NewParam("w", 8, 8, 3, 3)
+	copy(w.Data, tensortest.Rand(9, len(w.Data)).Data)
+	g := tensor.NewGraph()
+	var bytes int64
+	for step := range 3 {
+		g.Reset()
+		out := g.Conv2d(x, w, nil, tensor.ConvOpts{Stride: 1, Pad: 1})
+		if err := g.BackwardWith(out, out.Data); err != nil {
+			t.Fatal(err)
+		}
+		if step == 1 {
+			bytes = g.ArenaBytes()
+		} else if step == 2 && g.ArenaBytes() != bytes {
+			t.Fatalf("arena grew from %d to %d bytes", bytes, g.ArenaBytes())
+		}
+	}
+}

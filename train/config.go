@@ -1,0 +1,122 @@
+package train
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strings"
+
+	"gopkg.in/yaml.v3" // the maintained YAML library for Go; configs are YAML as in most ML code bases
+
+	"github.com/siam-ssl/siam/nn"
+	"github.com/siam-ssl/siam/order"
+)
+
+// Config is everything that defines a training run; it is written to
+// RUN_DIR/config.yaml and read back on --resume. Flags override a YAML file.
+type Config struct {
+	Data            string  `yaml:"data" json:"data"`                         // "" = embedded dataset; see data.Open
+	Arch            string  `yaml:"arch" json:"arch"`                         // resnet18, resnet34, resnet50, bottleneck26, basic50
+	Width           int     `yaml:"width" json:"width"`                       // base width (64 = standard)
+	WidthMult       int     `yaml:"width_mult" json:"width_mult"`             // 1x or 2x inner width
+	Stem            string  `yaml:"stem" json:"stem"`                         // cifar or imagenet
+	ProjDim         int     `yaml:"proj_dim" json:"proj_dim"`                 // 0 = 32*width
+	PredHidden      int     `yaml:"pred_hidden" json:"pred_hidden"`           // 0 = 8*width
+	Order           string  `yaml:"order" json:"order"`                       // multi, single, cumulative, hybrid, subset
+	Chunks          int     `yaml:"chunks" json:"chunks"`                     // C
+	SwitchAt        int     `yaml:"switch_at" json:"switch_at"`               // hybrid: K
+	Subset          float64 `yaml:"subset" json:"subset"`                     // subset: fraction in (0,1]
+	Steps           int     `yaml:"steps" json:"steps"`                       // total gradient steps
+	Batch           int     `yaml:"batch" json:"batch"`                       // images per step
+	LR              float64 `yaml:"lr" json:"lr"`                             // base rate, scaled by batch/256
+	WD              float64 `yaml:"wd" json:"wd"`                             // weight decay
+	Momentum        float64 `yaml:"momentum" json:"momentum"`                 // SGD momentum
+	WarmupSteps     int     `yaml:"warmup_steps" json:"warmup_steps"`         // linear warm-up
+	FixPredictorLR  bool    `yaml:"fix_predictor_lr" json:"fix_predictor_lr"` // predictor keeps the base rate
+	Seed            uint64  `yaml:"seed" json:"seed"`
+	CheckpointEvery int     `yaml:"checkpoint_every" json:"checkpoint_every"`
+	LogEvery        int     `yaml:"log_every" json:"log_every"`
+	MonitorEvery    int     `yaml:"monitor_every" json:"monitor_every"` // 0 = off
+	MonitorSamples  int     `yaml:"monitor_samples" json:"monitor_samples"`
+	Workers         int     `yaml:"workers" json:"workers"` // augmentation workers
+	Augment         string  `yaml:"augment" json:"augment"` // auto, gray28, color32
+}
+
+// DefaultConfig is a CPU-sized SimSiam run with the paper's optimiser settings.
+func DefaultConfig() Config {
+	return Config{
+		Arch: "resnet18", Width: 16, WidthMult: 1, Stem: "cifar",
+		Order: "multi", Chunks: 100, Subset: 1,
+		Steps: 2000, Batch: 128, LR: 0.05, WD: 1e-4, Momentum: 0.9, FixPredictorLR: true,
+		Seed: 1, CheckpointEvery: 500, LogEvery: 10, MonitorSamples: 5000, Workers: 2, Augment: "auto",
+	}
+}
+
+// ParseConfigYAML overlays YAML onto base, rejecting unknown keys so a typo is an
+// error rather than a silently ignored setting.
+func ParseConfigYAML(b []byte, base Config) (Config, error) {
+	c := base
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if err.Error() == "EOF" {
+			return c, nil
+		}
+		return base, fmt.Errorf("config: %v", err)
+	}
+	return c, nil
+}
+
+// MarshalYAML renders the resolved configuration for RUN_DIR/config.yaml.
+func (c Config) YAML() []byte {
+	b, _ := yaml.Marshal(c)
+	return b
+}
+
+// Validate checks every field and the combination of ordering parameters.
+func (c Config) Validate() error {
+	if _, err := nn.Preset(c.Arch); err != nil {
+		return err
+	}
+	if _, err := order.ParseKind(c.Order); err != nil {
+		return err
+	}
+	switch strings.ToLower(c.Stem) {
+	case "cifar", "imagenet":
+	default:
+		return fmt.Errorf("unknown stem %q (want cifar or imagenet)", c.Stem)
+	}
+	switch c.Augment {
+	case "auto", "gray28", "color32":
+	default:
+		return fmt.Errorf("unknown augmentation %q (want auto, gray28 or color32)", c.Augment)
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case c.Width < 1 || c.Width > 4096:
+		return fmt.Errorf("width %d out of range [1, 4096]", c.Width)
+	case c.WidthMult < 1 || c.WidthMult > 8:
+		return fmt.Errorf("width multiplier %d out of range [1, 8]", c.WidthMult)
+	case c.ProjDim < 0 || c.PredHidden < 0:
+		return fmt.Errorf("head sizes must be >= 0 (0 = default)")
+	case c.Steps < 1:
+		return fmt.Errorf("steps %d < 1", c.Steps)
+	case c.Batch < 2:
+		return fmt.Errorf("batch %d < 2 (batch norm needs two samples)", c.Batch)
+	case !finite(c.LR) || c.LR <= 0:
+		return fmt.Errorf("learning rate %v must be positive", c.LR)
+	case !finite(c.WD) || c.WD < 0:
+		return fmt.Errorf("weight decay %v must be >= 0", c.WD)
+	case !finite(c.Momentum) || c.Momentum < 0 || c.Momentum >= 1:
+		return fmt.Errorf("momentum %v out of range [0, 1)", c.Momentum)
+	case c.WarmupSteps < 0 || c.WarmupSteps >= c.Steps:
+		return fmt.Errorf("warm-up %d must be in [0, steps)", c.WarmupSteps)
+	case c.CheckpointEvery < 0 || c.LogEvery < 1 || c.MonitorEvery < 0:
+		return fmt.Errorf("checkpoint-every >= 0, log-every >= 1 and monitor-every >= 0 required")
+	case c.MonitorEvery > 0 && c.MonitorSamples < 2:
+		return fmt.Errorf("monitor samples %d < 2", c.MonitorSamples)
+	case c.Workers < 1 || c.Workers > 64:
+		return fmt.Errorf("workers %d out of range [1, 64]", c.Workers)
+	}
+	return nil
+}
