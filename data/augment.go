@@ -12,7 +12,7 @@ import (
 // blur, then Normalize. A zero probability switches an op off. The same value
 // also defines the evaluation transform (resize if needed, normalise only).
 type Recipe struct {
-	Name string
+	Name string // for logs and run records
 	// Size is the output side (Size x Size); 0 keeps the input height and width.
 	Size int
 	// ScaleMin, ScaleMax bound the crop area as a fraction of the image;

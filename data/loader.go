@@ -215,7 +215,9 @@ func (l *Loader) worker(a *Augmenter) {
 }
 
 // Next returns the next step's batch, waiting for it if needed; io.EOF after
-// the last step. The previous batch's buffers are recycled by this call.
+// the last step. A bad sampler result (index out of range, too many indices)
+// is returned once as an error and ends the stream. The previous batch's
+// buffers are recycled by this call.
 func (l *Loader) Next() (*Batch, error) {
 	if l.closed {
 		return nil, ErrLoaderClosed

@@ -233,3 +233,28 @@ func TestArithErrors(t *testing.T) {
 	g = tensor.NewGraph()
 	opsWantErr(t, g, g.AddScalar(nil, 2), "add_scalar")
 }
+
+func BenchmarkAddBiasNCHW(b *testing.B) {
+	x, bias := tensortest.Rand(1, 64, 64, 16, 16), tensortest.Rand(2, 1, 64, 1, 1)
+	seed := make([]float32, x.Numel())
+	g := tensor.NewGraph()
+	b.SetBytes(int64(4 * x.Numel()))
+	for b.Loop() {
+		g.Reset()
+		y := g.Add(x, bias)
+		if err := g.BackwardWith(y, seed); err != nil {
+			b.Fatal(err)
+		}
+		x.Grad, bias.Grad = nil, nil
+	}
+}
+
+func BenchmarkMulSameShape(b *testing.B) {
+	x, w := tensortest.Rand(1, 64, 64, 16, 16), tensortest.Rand(2, 64, 64, 16, 16)
+	g := tensor.NewGraph()
+	b.SetBytes(int64(4 * x.Numel()))
+	for b.Loop() {
+		g.Reset()
+		g.Mul(x, w)
+	}
+}

@@ -98,7 +98,8 @@ func bnClose(t *testing.T, what string, got []float32, want []float64, atol, rto
 	}
 }
 
-var bnShapes = [][]int{{4, 3}, {7, 5}, {4, 3, 5}, {2, 3, 4, 5}, {3, 2, 7, 9}, {2, 4, 1, 1}, {5, 2, 33, 40}}
+// The last two are large enough to be split across workers.
+var bnShapes = [][]int{{4, 3}, {7, 5}, {4, 3, 5}, {2, 3, 4, 5}, {3, 2, 7, 9}, {2, 4, 1, 1}, {5, 2, 33, 40}, {8, 6, 32, 32}, {4096, 8}}
 
 func TestBatchNormTrainForward(t *testing.T) {
 	for _, shape := range bnShapes {
@@ -279,6 +280,20 @@ func TestBatchNormGrad(t *testing.T) {
 	}
 }
 
+// Shapes large enough to run on several workers. (BatchNormReLU at this size is
+// covered by TestBatchNormReLUMatchesReLUOfBatchNorm: with thousands of values per
+// channel, finite differences of the weight cross the ReLU kink often enough to be
+// off by a few percent.)
+func TestBatchNormGradParallel(t *testing.T) {
+	for _, shape := range [][]int{{8, 6, 32, 32}, {4096, 8}} {
+		for _, training := range []bool{true, false} {
+			x := tensortest.Rand(31, shape...)
+			w, b := tensortest.Rand(32, shape[1]), tensortest.Rand(33, shape[1])
+			tensortest.CheckGrad(t, bnFunc(training, false), []*tensor.Tensor{x, w, b}, tensortest.Options{Eps: 1e-3, ATol: 3e-3, MaxChecks: 24})
+		}
+	}
+}
+
 // The accumulate path: x feeds two batch norms, so its gradient buffer already
 // holds the first one's gradient when the second adds to it.
 func TestBatchNormGradAccumulates(t *testing.T) {
@@ -292,7 +307,7 @@ func TestBatchNormGradAccumulates(t *testing.T) {
 }
 
 func TestBatchNormReLUMatchesReLUOfBatchNorm(t *testing.T) {
-	for _, shape := range [][]int{{8, 4}, {4, 3, 7}, {4, 5, 6, 6}} {
+	for _, shape := range [][]int{{8, 4}, {4, 3, 7}, {4, 5, 6, 6}, {8, 6, 32, 32}, {4096, 8}} {
 		for _, training := range []bool{true, false} {
 			c := shape[1]
 			run := func(fused bool) (y, gx, gw, gb []float32) {

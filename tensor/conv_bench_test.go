@@ -122,6 +122,11 @@ func BenchmarkConvGemm(b *testing.B) {
 		{"bwdw_T_w64_32", 576, 64, 1024, false},
 		{"bwdw_N_w64_32", 64, 576, 1024, true},
 		{"bwdw_T_w64_4", 4608, 512, 256, false},
+		{"bwdw_T_w16_32", 144, 16, 1024, false},
+		{"bwdw_N_w16_32", 16, 144, 1024, true},
+		{"bwdw_N_w16_32_pad160", 16, 160, 1024, true},
+		{"bwdw_N_stem", 16, 27, 1024, true},
+		{"bwdw_N_stem_pad32", 16, 32, 1024, true},
 		{"bwdw_N_w64_4", 512, 4608, 256, true},
 	} {
 		b.Run(s.name, func(b *testing.B) {

@@ -418,10 +418,12 @@ func (l *lowering) backwardData(dy, at []float32, m int, gsrc []float32) {
 }
 
 // backwardWeights adds to gw [m, kdim] the weight gradient sum_n dY_n x col_n^T and,
-// when gb is non-nil, to gb [m] the bias gradient sum over n and pixels of dY. Each
-// worker accumulates a private partial over its images (the GEMM's inner dimension
-// is split across workers); the partials are reduced at the end. The partial is kept
-// transposed, [kdim, m] = col x dY^T, so both GEMM operands are read untransposed.
+// when gb is non-nil, to gb [m] the bias gradient sum over n and pixels of dY. The
+// images (the GEMM's inner dimension) are split across workers: worker 0 adds
+// straight into gw, every other worker sums into a private pooled partial that is
+// added in at the end. The column matrix is the transposed operand (the GEMM packs
+// it with gathers), which measured faster than transposing dY instead and packing
+// the column matrix as the GEMM's A.
 func (l *lowering) backwardWeights(src, dy []float32, m int, gw, gb []float32) {
 	p, kd := l.pix(), l.kdim()
 	inSz := l.cin * l.hin * l.win
@@ -429,75 +431,96 @@ func (l *lowering) backwardWeights(src, dy []float32, m int, gw, gb []float32) {
 	g := convGroup(p, l.n)
 	groups := (l.n + g - 1) / g
 	nw := min(parallel.Workers(), groups)
+	// The column matrix is the GEMM's N side, packed in 32-wide panels; a ragged
+	// last panel takes a slow path, so small kdim (the stem's 27, width 16's 144)
+	// is padded with zero rows up to whole panels when that adds at most a quarter.
+	kdp := (kd + 31) &^ 31
+	if (kdp-kd)*4 > kdp {
+		kdp = kd
+	}
 	parts := make([][]float32, nw)
 	var bparts [][]float64
 	if gb != nil {
 		bparts = make([][]float64, nw)
 	}
 	parallel.ForWorker(groups, func(w, lo, hi int) {
-		part := convPool.get(kd * m)
-		parts[w] = part
+		c, beta := gw, float32(1)
+		if w > 0 || kdp != kd {
+			c = convPool.get(m * kdp)
+			parts[w] = c
+			beta = 0
+		}
 		var bp []float64
 		if gb != nil {
 			bp = make([]float64, m)
 			bparts[w] = bp
 		}
-		var col []float32
-		if g > 1 || !l.identity() {
-			col = convPool.get(kd * g * p)
+		var col, dyg []float32
+		if g > 1 || !l.identity() || kdp != kd {
+			col = convPool.get(kdp * g * p)
 			defer convPool.put(col)
+			clear(col[kd*g*p:]) // padding rows; a short last group reads only their front
 		}
-		dyt := convPool.get(g * p * m)
-		defer convPool.put(dyt)
-		beta := float32(0)
+		if g > 1 {
+			dyg = convPool.get(m * g * p)
+			defer convPool.put(dyg)
+		}
 		for gi := lo; gi < hi; gi++ {
 			n0 := gi * g
 			gn := min(g, l.n-n0)
 			cols := gn * p
-			a := src[n0*inSz:]
+			bm := src[n0*inSz:]
 			if col != nil {
+				if cols != g*p && kdp != kd {
+					clear(col[kd*cols : kdp*cols]) // padding rows at this group's stride
+				}
 				for j := 0; j < gn; j++ {
 					l.im2col(src[(n0+j)*inSz:(n0+j+1)*inSz], col[j*p:], cols)
 				}
-				a = col
+				bm = col
 			}
-			for j := 0; j < gn; j++ {
-				img := dy[(n0+j)*outSz : (n0+j+1)*outSz]
-				transpose(img, m, p, dyt[j*p*m:], m)
-				if bp != nil {
+			am := dy[n0*outSz:]
+			if g > 1 {
+				for j := 0; j < gn; j++ {
+					img := dy[(n0+j)*outSz : (n0+j+1)*outSz]
 					for mi := 0; mi < m; mi++ {
-						var s float32
-						for _, v := range img[mi*p : (mi+1)*p] {
-							s += v
-						}
-						bp[mi] += float64(s)
+						copy(dyg[mi*cols+j*p:mi*cols+j*p+p], img[mi*p:(mi+1)*p])
 					}
 				}
+				am = dyg
 			}
-			kernels.Sgemm(false, false, kd, m, cols, 1, a, cols, dyt, m, beta, part, m)
+			if bp != nil {
+				for mi := 0; mi < m; mi++ {
+					var s float32
+					for _, v := range am[mi*cols : (mi+1)*cols] {
+						s += v
+					}
+					bp[mi] += float64(s)
+				}
+			}
+			kernels.Sgemm(false, true, m, kdp, cols, 1, am, cols, bm, cols, beta, c, kdp)
 			beta = 1
 		}
 	})
-	// gw[mi, k] += sum_w parts[w][k, mi], in tiles so both sides stay in cache.
-	const tile = 32
-	parallel.ForGrain((m+tile-1)/tile, 1, func(lo, hi int) {
-		for mt := lo * tile; mt < min(hi*tile, m); mt += tile {
-			mEnd := min(mt+tile, m)
-			for kt := 0; kt < kd; kt += tile {
-				kEnd := min(kt+tile, kd)
-				for _, part := range parts {
-					for mi := mt; mi < mEnd; mi++ {
-						row := gw[mi*kd : mi*kd+kd]
-						for k := kt; k < kEnd; k++ {
-							row[k] += part[k*m+mi]
-						}
+	if nw > 1 || kdp != kd {
+		parallel.ForGrain(m, max(1, (1<<14)/kd), func(lo, hi int) {
+			for _, part := range parts {
+				if part == nil {
+					continue
+				}
+				for mi := lo; mi < hi; mi++ {
+					d := gw[mi*kd : (mi+1)*kd]
+					for i, v := range part[mi*kdp : mi*kdp+kd] {
+						d[i] += v
 					}
 				}
 			}
+		})
+		for _, part := range parts {
+			if part != nil {
+				convPool.put(part)
+			}
 		}
-	})
-	for _, part := range parts {
-		convPool.put(part)
 	}
 	for _, bp := range bparts {
 		for mi, v := range bp {

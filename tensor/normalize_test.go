@@ -171,7 +171,9 @@ func TestNormalizeErrors(t *testing.T) {
 		frag []string
 	}{
 		{"normalize rank 0", func(g *tensor.Graph) *tensor.Tensor { return g.L2Normalize(tensor.New(), 1e-12) }, []string{"l2_normalize", "[]"}},
-		{"cosine shapes", func(g *tensor.Graph) *tensor.Tensor { return g.CosineSimilarity(tensor.New(3, 4), tensor.New(3, 5), 1e-8) }, []string{"cosine_similarity", "[3 4]", "[3 5]"}},
+		{"cosine shapes", func(g *tensor.Graph) *tensor.Tensor {
+			return g.CosineSimilarity(tensor.New(3, 4), tensor.New(3, 5), 1e-8)
+		}, []string{"cosine_similarity", "[3 4]", "[3 5]"}},
 		{"cosine rank 0", func(g *tensor.Graph) *tensor.Tensor { return g.CosineSimilarity(tensor.New(), tensor.New(), 1e-8) }, []string{"cosine_similarity", "[]"}},
 		{"cosine nil", func(g *tensor.Graph) *tensor.Tensor { return g.CosineSimilarity(tensor.New(3), nil, 1e-8) }, []string{"cosine_similarity", "nil"}},
 	} {

@@ -1,9 +1,9 @@
 package train
 
 import (
-	"bytes"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3" // the maintained YAML library for Go; configs are YAML as in most ML code bases
@@ -52,22 +52,40 @@ func DefaultConfig() Config {
 	}
 }
 
-// ParseConfigYAML overlays YAML onto base, rejecting unknown keys so a typo is an
-// error rather than a silently ignored setting.
+// ParseConfigYAML overlays YAML onto base. Unknown keys and values of the wrong
+// type are errors that name the key and its line, so a typo never passes silently.
 func ParseConfigYAML(b []byte, base Config) (Config, error) {
-	c := base
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		if err.Error() == "EOF" {
-			return c, nil
-		}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
 		return base, fmt.Errorf("config: %v", err)
+	}
+	if len(root.Content) == 0 {
+		return base, nil
+	}
+	m := root.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return base, fmt.Errorf("config: line %d: want a mapping of key: value", m.Line)
+	}
+	known := map[string]bool{}
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		known[strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]] = true
+	}
+	c := base
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if !known[k.Value] {
+			return base, fmt.Errorf("config: line %d: unknown key %q", k.Line, k.Value)
+		}
+		one := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{k, v}}
+		if err := one.Decode(&c); err != nil {
+			return base, fmt.Errorf("config: line %d: key %q: bad value %q", k.Line, k.Value, v.Value)
+		}
 	}
 	return c, nil
 }
 
-// MarshalYAML renders the resolved configuration for RUN_DIR/config.yaml.
+// YAML renders the resolved configuration for RUN_DIR/config.yaml.
 func (c Config) YAML() []byte {
 	b, _ := yaml.Marshal(c)
 	return b

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/siam-ssl/siam/train"
+)
+
+// exitError carries a specific exit status (130 after Ctrl-C).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+// configFlags binds every train.Config field to a flag; apply copies the flags the
+// user set onto a config, so flags override the YAML file which overrides defaults.
+type configFlags struct {
+	v     train.Config
+	apply map[string]func(dst *train.Config)
+}
+
+func addConfigFlags(f *pflag.FlagSet) *configFlags {
+	d := train.DefaultConfig()
+	c := &configFlags{v: d, apply: map[string]func(*train.Config){}}
+	str := func(name string, p *string, usage string, set func(*train.Config, string)) {
+		f.StringVar(p, name, *p, usage)
+		c.apply[name] = func(dst *train.Config) { set(dst, *p) }
+	}
+	integer := func(name string, p *int, usage string, set func(*train.Config, int)) {
+		f.IntVar(p, name, *p, usage)
+		c.apply[name] = func(dst *train.Config) { set(dst, *p) }
+	}
+	float := func(name string, p *float64, usage string, set func(*train.Config, float64)) {
+		f.Float64Var(p, name, *p, usage)
+		c.apply[name] = func(dst *train.Config) { set(dst, *p) }
+	}
+	v := &c.v
+	str("data", &v.Data, `dataset: "" (embedded Fashion-MNIST subset), fashion-mnist, mnist, cifar10, cifar100 or a directory`, func(d *train.Config, x string) { d.Data = x })
+	str("arch", &v.Arch, "resnet18, resnet34, resnet50, bottleneck26 or basic50", func(d *train.Config, x string) { d.Arch = x })
+	integer("width", &v.Width, "base width (64 = the standard network)", func(d *train.Config, x int) { d.Width = x })
+	integer("width-mult", &v.WidthMult, "inner width multiplier (1x, 2x)", func(d *train.Config, x int) { d.WidthMult = x })
+	str("stem", &v.Stem, "cifar (3x3, no max-pool) or imagenet (7x7/2 + max-pool)", func(d *train.Config, x string) { d.Stem = x })
+	integer("proj-dim", &v.ProjDim, "projector width (0 = 32*width)", func(d *train.Config, x int) { d.ProjDim = x })
+	integer("pred-hidden", &v.PredHidden, "predictor bottleneck (0 = 8*width)", func(d *train.Config, x int) { d.PredHidden = x })
+	str("order", &v.Order, "data ordering: multi, single, cumulative, hybrid or subset", func(d *train.Config, x string) { d.Order = x })
+	integer("chunks", &v.Chunks, "number of chunks C for single, cumulative and hybrid", func(d *train.Config, x int) { d.Chunks = x })
+	integer("switch-at", &v.SwitchAt, "hybrid: chunk K after which training switches to multi-pass", func(d *train.Config, x int) { d.SwitchAt = x })
+	float("subset", &v.Subset, "subset ordering: fraction of the training set in (0,1]", func(d *train.Config, x float64) { d.Subset = x })
+	integer("steps", &v.Steps, "total gradient steps (the same for every ordering)", func(d *train.Config, x int) { d.Steps = x })
+	integer("batch", &v.Batch, "images per step", func(d *train.Config, x int) { d.Batch = x })
+	float("lr", &v.LR, "base learning rate, scaled by batch/256", func(d *train.Config, x float64) { d.LR = x })
+	float("wd", &v.WD, "weight decay", func(d *train.Config, x float64) { d.WD = x })
+	float("momentum", &v.Momentum, "SGD momentum", func(d *train.Config, x float64) { d.Momentum = x })
+	integer("warmup-steps", &v.WarmupSteps, "linear learning-rate warm-up steps", func(d *train.Config, x int) { d.WarmupSteps = x })
+	f.Uint64Var(&v.Seed, "seed", v.Seed, "seed of initialisation, ordering and augmentation")
+	c.apply["seed"] = func(d *train.Config) { d.Seed = c.v.Seed }
+	integer("checkpoint-every", &v.CheckpointEvery, "steps between checkpoints (0: only at the end)", func(d *train.Config, x int) { d.CheckpointEvery = x })
+	integer("log-every", &v.LogEvery, "steps between metrics.jsonl lines", func(d *train.Config, x int) { d.LogEvery = x })
+	integer("monitor-every", &v.MonitorEvery, "steps between collapse (AUC) and k-NN measurements (0: off)", func(d *train.Config, x int) { d.MonitorEvery = x })
+	integer("monitor-samples", &v.MonitorSamples, "training images used for the monitored AUC", func(d *train.Config, x int) { d.MonitorSamples = x })
+	integer("workers", &v.Workers, "augmentation workers", func(d *train.Config, x int) { d.Workers = x })
+	str("augment", &v.Augment, "augmentation recipe: auto, gray28 or color32", func(d *train.Config, x string) { d.Augment = x })
+	return c
+}
+
+// resolve builds the config: defaults, then the YAML file, then the flags set.
+func (c *configFlags) resolve(f *pflag.FlagSet, yamlPath string) (train.Config, error) {
+	cfg := train.DefaultConfig()
+	if yamlPath != "" {
+		b, err := os.ReadFile(yamlPath)
+		if err != nil {
+			return cfg, err
+		}
+		if cfg, err = train.ParseConfigYAML(b, cfg); err != nil {
+			return cfg, fmt.Errorf("%s: %w", yamlPath, err)
+		}
+	}
+	f.Visit(func(fl *pflag.Flag) {
+		if set, ok := c.apply[fl.Name]; ok {
+			set(&cfg)
+		}
+	})
+	return cfg, cfg.Validate()
+}
+
+func newTrain() *cobra.Command {
+	var out, resume, config string
+	var flags *configFlags
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train SimSiam with a data ordering (multi, single, cumulative, hybrid, subset)",
+		Example: `  siam train --out runs/multi --steps 2000
+  siam train --out runs/hybrid --order hybrid --chunks 100 --switch-at 40 --data fashion-mnist
+  siam train --config exp.yaml --out runs/exp --monitor-every 200
+  siam train --resume runs/hybrid`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := train.RunOptions{Log: os.Stderr, Terminal: term.IsTerminal(int(os.Stderr.Fd()))}
+			var cfg train.Config
+			if resume != "" {
+				var bad []string
+				cmd.Flags().Visit(func(fl *pflag.Flag) {
+					if fl.Name != "resume" && fl.Name != "monitor-every" {
+						bad = append(bad, "--"+fl.Name)
+					}
+				})
+				if len(bad) > 0 {
+					return fmt.Errorf("--resume continues a run with its own config.yaml; drop %v", bad)
+				}
+				opts.Dir, opts.Resume = resume, true
+			} else {
+				if out == "" {
+					return errors.New("--out RUN_DIR is required (or --resume RUN_DIR)")
+				}
+				var err error
+				if cfg, err = flags.resolve(cmd.Flags(), config); err != nil {
+					return err
+				}
+				opts.Dir = out
+			}
+			opts.Monitor = defaultMonitor()
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			sum, err := train.Run(ctx, cfg, opts)
+			if errors.Is(err, train.ErrInterrupted) {
+				return &exitError{130, err}
+			}
+			if err != nil {
+				return err
+			}
+			if sum.AlreadyDone {
+				fmt.Printf("run %s already finished (%d of %d steps); nothing to do\n", sum.Dir, sum.Step, sum.Config.Steps)
+				return nil
+			}
+			fmt.Printf("trained %s: steps %d..%d, final loss %.4f, %.0f img/s, %s\n",
+				sum.Dir, sum.StartStep, sum.Step, sum.FinalLoss, sum.ImagesPerS, sum.Elapsed.Round(1e9))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	flags = addConfigFlags(f)
+	f.StringVar(&out, "out", "", "run folder to create (config.yaml, metrics.jsonl, checkpoint.safetensors)")
+	f.StringVar(&resume, "resume", "", "continue the run in this folder to its configured step count")
+	f.StringVar(&config, "config", "", "YAML config file (flags override it)")
+	return cmd
+}

@@ -1,0 +1,100 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/siam-ssl/siam/nn"
+	"github.com/siam-ssl/siam/optim"
+	"github.com/siam-ssl/siam/ssl"
+	"github.com/siam-ssl/siam/tensor"
+)
+
+// Files of a run folder.
+const (
+	ConfigFile     = "config.yaml"
+	MetricsFile    = "metrics.jsonl"
+	SpectraFile    = "spectra.jsonl"
+	ResultsFile    = "results.jsonl"
+	CheckpointFile = "checkpoint.safetensors"
+	checkpointKind = "siam-checkpoint-v1"
+)
+
+// Checkpoint is what a run folder's checkpoint restores: the step reached (number
+// of completed steps) and the config it was trained with. Model weights, BN
+// statistics and optimizer buffers are loaded in place by LoadCheckpoint.
+// Augmentation and sampling need no saved RNG state: both are pure functions of
+// (seed, step, index), so the step number is the whole position.
+type Checkpoint struct {
+	Step   int
+	Config Config
+}
+
+// SaveCheckpoint writes model and optimizer state at step atomically to
+// RUN_DIR/checkpoint.safetensors.
+func SaveCheckpoint(dir string, c Config, step int, m *ssl.SimSiam, opt optim.Optimizer) error {
+	ts := append(m.All.StateDict(), opt.State()...)
+	meta := map[string]string{
+		"format":      checkpointKind,
+		"step":        strconv.Itoa(step),
+		"optim_steps": strconv.FormatInt(opt.Steps(), 10),
+		"config":      string(c.YAML()),
+	}
+	return nn.SaveTensors(filepath.Join(dir, CheckpointFile), ts, meta)
+}
+
+// ErrNoCheckpoint means a run folder has no checkpoint yet.
+var ErrNoCheckpoint = errors.New("no checkpoint")
+
+// ReadCheckpointMeta reads a run folder's checkpoint tensors and metadata.
+func ReadCheckpointMeta(dir string) (map[string]*tensor.Tensor, Checkpoint, error) {
+	path := filepath.Join(dir, CheckpointFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, Checkpoint{}, fmt.Errorf("%s: %w", path, ErrNoCheckpoint)
+	}
+	ts, meta, err := nn.LoadTensors(path)
+	if err != nil {
+		return nil, Checkpoint{}, err
+	}
+	if meta["format"] != checkpointKind {
+		return nil, Checkpoint{}, fmt.Errorf("%s: not a siam checkpoint (format %q)", path, meta["format"])
+	}
+	step, err := strconv.Atoi(meta["step"])
+	if err != nil || step < 0 {
+		return nil, Checkpoint{}, fmt.Errorf("%s: bad step %q", path, meta["step"])
+	}
+	cfg, err := ParseConfigYAML([]byte(meta["config"]), DefaultConfig())
+	if err != nil {
+		return nil, Checkpoint{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return ts, Checkpoint{Step: step, Config: cfg}, nil
+}
+
+// LoadCheckpoint restores model (and, when opt is non-nil, optimizer) state from
+// a run folder. A checkpoint of another architecture fails naming the first
+// tensor that does not fit, and changes nothing.
+func LoadCheckpoint(dir string, m *ssl.SimSiam, opt optim.Optimizer) (Checkpoint, error) {
+	ts, ck, err := ReadCheckpointMeta(dir)
+	if err != nil {
+		return ck, err
+	}
+	if err := m.All.LoadStateDict(ts); err != nil {
+		return ck, fmt.Errorf("%s: %w", filepath.Join(dir, CheckpointFile), err)
+	}
+	if opt != nil {
+		for _, b := range opt.State() {
+			v, ok := ts[b.Name]
+			if !ok || !tensor.SameShape(v.Shape(), b.Shape()) {
+				return ck, fmt.Errorf("%s: optimizer state %s missing or misshapen", dir, b.Name)
+			}
+			copy(b.Data, v.Data)
+		}
+		if s, ok := opt.(interface{ SetSteps(int64) }); ok {
+			s.SetSteps(int64(ck.Step))
+		}
+	}
+	return ck, nil
+}

@@ -1,0 +1,294 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/siam-ssl/siam/atomicfile"
+	"github.com/siam-ssl/siam/data"
+	_ "github.com/siam-ssl/siam/data/embedded" // Data "" trains on the embedded set
+	"github.com/siam-ssl/siam/optim"
+	"github.com/siam-ssl/siam/order"
+	"github.com/siam-ssl/siam/ssl"
+	"github.com/siam-ssl/siam/tensor"
+)
+
+// RunOptions says where a run lives and how it reports.
+type RunOptions struct {
+	Dir      string    // run folder: created for a new run, read for a resume
+	Resume   bool      // continue the run in Dir with its own config
+	Log      io.Writer // progress and messages (nil: discard)
+	Terminal bool      // draw a progress bar instead of periodic lines
+	Monitor  Monitor   // called every MonitorEvery steps (nil: no monitoring)
+}
+
+// Monitor measures the model during training (collapse, k-NN); it returns the
+// values to add to the step's metrics line and the singular values to keep.
+type Monitor func(step int, m *ssl.SimSiam) (fields map[string]float64, sigma []float64, err error)
+
+// Summary reports a finished (or already finished) run.
+type Summary struct {
+	Dir             string
+	StartStep, Step int
+	AlreadyDone     bool
+	FinalLoss       float64
+	ImagesPerS      float64
+	Elapsed         time.Duration
+	Config          Config
+	Model           *ssl.SimSiam
+	Train, Test     *data.Dataset
+}
+
+// ErrInterrupted is returned when the context is cancelled (Ctrl-C); a checkpoint
+// of the last completed step has been written first.
+var ErrInterrupted = errors.New("interrupted")
+
+// Metrics is one line of metrics.jsonl.
+type Metrics struct {
+	Step       int                `json:"step"`
+	Loss       float64            `json:"loss"`
+	LR         float64            `json:"lr"`
+	Chunk      int                `json:"chunk"`
+	ImagesPerS float64            `json:"images_per_s"`
+	Time       string             `json:"time"`
+	Extra      map[string]float64 `json:"-"`
+}
+
+// MarshalJSON flattens Extra (monitor values such as auc, knn_acc) into the line.
+func (m Metrics) MarshalJSON() ([]byte, error) {
+	o := map[string]any{"step": m.Step, "loss": m.Loss, "lr": m.LR, "chunk": m.Chunk,
+		"images_per_s": m.ImagesPerS, "time": m.Time}
+	for k, v := range m.Extra {
+		o[k] = v
+	}
+	return json.Marshal(o)
+}
+
+// Run trains SimSiam as cfg says (or, with Resume, as the run folder says),
+// checkpointing atomically, and returns when the configured steps are done, the
+// context is cancelled (ErrInterrupted, after a checkpoint) or the loss stops
+// being finite (an error naming the step; the last good checkpoint is kept).
+func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	if o.Dir == "" {
+		return nil, errors.New("train: no run folder (--out)")
+	}
+	start := 0
+	if o.Resume {
+		b, err := os.ReadFile(filepath.Join(o.Dir, ConfigFile))
+		if err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+		if cfg, err = ParseConfigYAML(b, DefaultConfig()); err != nil {
+			return nil, fmt.Errorf("resume %s: %w", o.Dir, err)
+		}
+	} else if entries, err := os.ReadDir(o.Dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("run folder %s exists and is not empty (use --resume %s to continue it)", o.Dir, o.Dir)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	trainSet, testSet, err := data.Open(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	recipe := data.RecipeFor(trainSet)
+	switch cfg.Augment {
+	case "gray28":
+		recipe = data.SimSiamGray28()
+	case "color32":
+		recipe = data.SimSiamColor32()
+	}
+	if err := recipe.Validate(trainSet.C); err != nil {
+		return nil, err
+	}
+	kind, _ := order.ParseKind(cfg.Order)
+	sampler, err := order.New(order.Config{Kind: kind, N: trainSet.N, Steps: cfg.Steps, Batch: cfg.Batch,
+		Chunks: cfg.Chunks, SwitchAt: cfg.SwitchAt, Subset: cfg.Subset, Seed: cfg.Seed})
+	if err != nil {
+		return nil, err
+	}
+	m, err := BuildModel(cfg, trainSet.C)
+	if err != nil {
+		return nil, err
+	}
+	lr := optim.ScaledLR(cfg.LR, cfg.Batch)
+	opt := optim.NewSGD(m.ParamGroups(lr, cfg.WD, cfg.FixPredictorLR), cfg.Momentum)
+	sched := optim.Cosine{Base: lr, Total: cfg.Steps, Warmup: cfg.WarmupSteps}
+
+	sum := &Summary{Dir: o.Dir, Config: cfg, Model: m, Train: trainSet, Test: testSet}
+	if o.Resume {
+		ck, err := LoadCheckpoint(o.Dir, m, opt)
+		switch {
+		case errors.Is(err, ErrNoCheckpoint):
+			fmt.Fprintf(log, "resume: %s has no checkpoint; starting from step 0\n", o.Dir)
+		case err != nil:
+			return nil, err
+		default:
+			start = ck.Step
+		}
+		if start >= cfg.Steps {
+			sum.StartStep, sum.Step, sum.AlreadyDone = start, start, true
+			return sum, nil
+		}
+		if err := truncateMetrics(o.Dir, start); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+			return nil, err
+		}
+		if err := atomicfile.WriteFile(filepath.Join(o.Dir, ConfigFile), cfg.YAML()); err != nil {
+			return nil, err
+		}
+		if err := SaveCheckpoint(o.Dir, cfg, 0, m, opt); err != nil {
+			return nil, err
+		}
+	}
+	sum.StartStep = start
+
+	mf, err := os.OpenFile(filepath.Join(o.Dir, MetricsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer mf.Close()
+	loader, err := data.NewLoader(data.LoaderConfig{Dataset: trainSet, Recipe: recipe, Sampler: sampler.Batch,
+		Batch: cfg.Batch, Start: start, Steps: cfg.Steps, Seed: cfg.Seed, Workers: cfg.Workers})
+	if err != nil {
+		return nil, err
+	}
+	defer loader.Close()
+
+	prog := newProgress(log, o.Terminal, start, cfg.Steps)
+	g := tensor.NewGraph()
+	t0 := time.Now()
+	winStart, winImages := time.Now(), 0
+	var last float64
+	for step := start; step < cfg.Steps; step++ {
+		if ctx.Err() != nil {
+			if err := SaveCheckpoint(o.Dir, cfg, step, m, opt); err != nil {
+				return nil, fmt.Errorf("interrupted at step %d, and the checkpoint failed: %w", step, err)
+			}
+			prog.done()
+			fmt.Fprintf(log, "interrupted: checkpoint at step %d in %s (continue with: siam train --resume %s)\n", step, o.Dir, o.Dir)
+			sum.Step = step
+			return sum, ErrInterrupted
+		}
+		b, err := loader.Next()
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", step+1, err)
+		}
+		g.Reset()
+		x1 := g.Input(b.X1, b.N, b.C, b.H, b.W)
+		x2 := g.Input(b.X2, b.N, b.C, b.H, b.W)
+		loss := m.Loss(g, x1, x2)
+		if err := g.Err(); err != nil {
+			return nil, fmt.Errorf("step %d: %w", step+1, err)
+		}
+		last = float64(loss.Item())
+		if math.IsNaN(last) || math.IsInf(last, 0) {
+			prog.done()
+			return nil, fmt.Errorf("step %d: loss is %v; stopped, the last good checkpoint in %s is kept", step+1, last, o.Dir)
+		}
+		m.All.ZeroGrad()
+		if err := g.Backward(loss); err != nil {
+			return nil, fmt.Errorf("step %d: %w", step+1, err)
+		}
+		rate := sched.At(step)
+		opt.Step(rate)
+		winImages += b.N
+		done := step + 1
+		prog.update(done, last, rate)
+		line := Metrics{Step: done, Loss: last, LR: rate, Chunk: sampler.Chunk(step)}
+		logNow := done%cfg.LogEvery == 0 || done == cfg.Steps
+		if o.Monitor != nil && cfg.MonitorEvery > 0 && (done%cfg.MonitorEvery == 0 || done == cfg.Steps) {
+			m.SetTraining(false)
+			fields, sigma, err := o.Monitor(done, m)
+			m.SetTraining(true)
+			if err != nil {
+				return nil, fmt.Errorf("monitor at step %d: %w", done, err)
+			}
+			line.Extra = fields
+			if err := appendJSONL(filepath.Join(o.Dir, SpectraFile), map[string]any{"step": done, "singular_values": sigma}); err != nil {
+				return nil, err
+			}
+			logNow = true
+		}
+		if logNow {
+			now := time.Now()
+			line.ImagesPerS = float64(winImages) / now.Sub(winStart).Seconds()
+			line.Time = now.UTC().Format(time.RFC3339)
+			winStart, winImages = now, 0
+			enc, _ := json.Marshal(line)
+			if _, err := mf.Write(append(enc, '\n')); err != nil {
+				return nil, err
+			}
+			prog.line(line)
+		}
+		if (cfg.CheckpointEvery > 0 && done%cfg.CheckpointEvery == 0) || done == cfg.Steps {
+			if err := SaveCheckpoint(o.Dir, cfg, done, m, opt); err != nil {
+				return nil, err
+			}
+		}
+	}
+	prog.done()
+	sum.Step = cfg.Steps
+	sum.FinalLoss = last
+	sum.Elapsed = time.Since(t0)
+	sum.ImagesPerS = float64((cfg.Steps-start)*cfg.Batch) / sum.Elapsed.Seconds()
+	return sum, nil
+}
+
+// truncateMetrics drops metrics lines past step (written after the checkpoint a
+// resume starts from), so a resumed run's log has no duplicate steps.
+func truncateMetrics(dir string, step int) error {
+	path := filepath.Join(dir, MetricsFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	var keep bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for sc.Scan() {
+		var l struct {
+			Step int `json:"step"`
+		}
+		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Step <= step {
+			keep.Write(sc.Bytes())
+			keep.WriteByte('\n')
+		}
+	}
+	return atomicfile.WriteFile(path, keep.Bytes())
+}
+
+// appendJSONL appends one JSON object as a line to path.
+func appendJSONL(path string, v any) error {
+	enc, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(enc, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
