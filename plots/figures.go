@@ -143,7 +143,7 @@ func ExplainedVariance(series []Series, opts Options) (*Figure, error) {
 			auc += v
 		}
 		auc /= float64(len(ev))
-		name := fmt.Sprintf("%s (AUC %.3f)", s.Name, auc)
+		name := fmt.Sprintf("%s (AUC %.3f)", shorten(s.Name, maxLegendName), auc)
 		if s.Name == "" {
 			name = fmt.Sprintf("AUC %.3f", auc)
 		}

@@ -69,8 +69,7 @@ type Figure struct {
 }
 
 var (
-	sans     = font.Font{Typeface: "Liberation", Variant: "Sans"}
-	sansBold = font.Font{Typeface: "Liberation", Variant: "Sans", Weight: 700}
+	sans = font.Font{Typeface: "Liberation", Variant: "Sans"}
 )
 
 // newFigure returns a Figure with siam's styling: sans-serif text, a light grid and
@@ -78,13 +77,15 @@ var (
 func newFigure(title, xlabel, ylabel string) *Figure {
 	p := plot.New()
 	p.Title.Text = title
-	p.Title.TextStyle.Font = font.From(sansBold, 12)
+	p.Title.TextStyle.Font = font.From(sans, 13)
 	p.Title.Padding = vg.Points(6)
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
 		a.Label.TextStyle.Font = font.From(sans, 11)
 		a.Tick.Label.Font = font.From(sans, 9)
 		a.Padding = vg.Points(2)
 	}
+	p.X.Tick.Marker = niceTicks{}
+	p.Y.Tick.Marker = niceTicks{}
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
 	grid := &grid{color: color.Gray{Y: 225}}
@@ -121,42 +122,68 @@ func (g *grid) Plot(c draw.Canvas, p *plot.Plot) {
 	}
 }
 
-// addLegend adds an entry, shortening very long names.
+// addLegend adds an entry (none for an empty name), shortening very long names.
 func (f *Figure) addLegend(name string, thumbs ...plot.Thumbnailer) {
 	if name == "" {
 		return
 	}
-	if r := []rune(name); len(r) > maxLegendName {
-		name = string(r[:maxLegendName-1]) + "…"
+	f.Legend.Add(shorten(name, maxLegendName+14), thumbs...)
+}
+
+// shorten cuts s to at most n runes, ending it with "…" when cut.
+func shorten(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
 	}
-	f.Legend.Add(name, thumbs...)
+	return s
 }
 
 // Draw draws the figure on c: the plot on the left and, when there are legend
 // entries, the legend in a column on the right, its top aligned with the top of the
 // axes. A legend taller than the axes is drawn in a smaller font (down to 6 points).
+// The y-axis label is drawn here, centred on the axes, because gonum/plot centres it
+// in data units, which misplaces it on a log axis.
 func (f *Figure) Draw(c draw.Canvas) {
-	l := f.Legend
-	if l.Rectangle(c).Size().X == 0 {
-		f.Plot.Draw(c)
-		return
+	p := f.Plot
+	ylab := p.Y.Label
+	if ylab.Text != "" {
+		p.Y.Label.Text = ""
+		defer func() { p.Y.Label.Text = ylab.Text }()
 	}
-	gap := vg.Points(8)
-	// The legend column may take at most 40% of the width.
-	for size := l.TextStyle.Font.Size; ; size -= 0.5 {
-		l.TextStyle.Font.Size = size
-		r := l.Rectangle(c).Size()
-		plotC := draw.Crop(c, 0, -(r.X + 2*gap), 0, 0)
-		data := f.Plot.DataCanvas(plotC)
-		if (r.Y <= data.Size().Y && r.X+2*gap <= 0.4*c.Size().X) || size <= vg.Points(6) {
-			f.Plot.Draw(plotC)
-			lc := draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
-				Min: vg.Point{X: plotC.Max.X + gap, Y: c.Min.Y},
-				Max: vg.Point{X: c.Max.X, Y: data.Max.Y},
-			}}
-			l.Draw(lc)
-			return
+	left := vg.Length(0)
+	if ylab.Text != "" {
+		left = ylab.TextStyle.Height(ylab.Text) + vg.Points(4)
+	}
+	l := f.Legend
+	legendW := func() vg.Length {
+		if w := l.Rectangle(c).Size().X; w > 0 {
+			return w + vg.Points(16)
 		}
+		return 0
+	}
+	// The legend column may take at most 40% of the width.
+	plotC := draw.Crop(c, left, -legendW(), 0, 0)
+	for size := l.TextStyle.Font.Size; size > vg.Points(6); size -= 0.5 {
+		r := l.Rectangle(c).Size()
+		if r.Y <= p.DataCanvas(plotC).Size().Y && legendW() <= 0.4*c.Size().X {
+			break
+		}
+		l.TextStyle.Font.Size = size - 0.5
+		plotC = draw.Crop(c, left, -legendW(), 0, 0)
+	}
+	p.Draw(plotC)
+	data := p.DataCanvas(plotC)
+	if ylab.Text != "" {
+		sty := ylab.TextStyle
+		sty.Rotation += math.Pi / 2
+		descent := ylab.TextStyle.FontExtents().Descent
+		c.FillText(sty, vg.Point{X: c.Min.X + ylab.TextStyle.Height(ylab.Text) - descent, Y: (data.Min.Y + data.Max.Y) / 2}, ylab.Text)
+	}
+	if legendW() > 0 {
+		l.Draw(draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
+			Min: vg.Point{X: plotC.Max.X + vg.Points(8), Y: c.Min.Y},
+			Max: vg.Point{X: c.Max.X, Y: data.Max.Y},
+		}})
 	}
 }
 
@@ -229,6 +256,52 @@ func Save(f *Figure, path string, w, h vg.Length) error {
 	return atomicfile.WriteFile(path, data)
 }
 
+// niceTicks labels 4 to 8 round values (steps of 1, 2, 2.5 or 5 times a power of
+// ten) on a linear axis, with an unlabelled minor tick between labels.
+type niceTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) || math.IsInf(hi-lo, 0) {
+		return []plot.Tick{{Value: lo, Label: formatTick(lo)}}
+	}
+	raw := (hi - lo) / 6
+	mag := math.Pow10(int(math.Floor(math.Log10(raw))))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 2.5, 5} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	decimals := 0
+	if step < 1 {
+		decimals = int(math.Ceil(-math.Log10(step) - 1e-9))
+		if d := strconv.FormatFloat(step, 'f', -1, 64); len(d) > 2 && len(d)-2 > decimals {
+			decimals = len(d) - 2 // 0.25 needs two decimals
+		}
+	}
+	var ticks []plot.Tick
+	for i := math.Ceil(lo/step - 1e-9); i*step <= hi+step*1e-9; i++ {
+		v := i * step
+		if math.Abs(v) < step*1e-9 {
+			v = 0
+		}
+		label := strconv.FormatFloat(v, 'f', decimals, 64)
+		if math.Abs(v) >= 1e6 {
+			label = formatTick(v)
+		}
+		ticks = append(ticks, plot.Tick{Value: v, Label: label})
+		if m := v + step/2; m <= hi {
+			ticks = append(ticks, plot.Tick{Value: m})
+		}
+	}
+	if len(ticks) > 0 && ticks[0].Value-step/2 >= lo {
+		ticks = append(ticks, plot.Tick{Value: ticks[0].Value - step/2})
+	}
+	return ticks
+}
+
 // logTicks labels powers of ten on a log axis, thinning labels over many decades and
 // adding 2× and 5× labels when the range spans less than two labelled decades.
 // (plot.LogTicks misplaces its first tick for ranges below 1.)
@@ -253,6 +326,9 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 	for k := k0; k <= k1; k++ {
 		base := math.Pow10(k)
 		for m := 1; m < 10; m++ {
+			if m > 1 && k1-k0 > 5 && labelled >= 2 {
+				break // minor ticks over many decades are clutter
+			}
 			v := base * float64(m)
 			if !inRange(v) {
 				continue

@@ -550,21 +550,24 @@ def simsiam_steps(width, batch, dtype, data_seed):
     return tensors, names, params
 
 
-def simsiam_fixture(width, batch, path, min_margin):
+def simsiam_fixture(width, batch, path, min_margin, first_seed):
     check_reference_model(width)
     # A ReLU input within float32 rounding of 0 may switch sides in a float32
     # implementation, and a switched unit changes the gradients of the layers before
     # it by far more than rounding (percents at step 2). Pick the first data seed
     # whose every pre-ReLU value, in both steps and both views, is at least
     # min_margin away from 0, so parity at tight tolerances is well defined.
-    for data_seed in range(1, 1000):
+    # The search from seed 1 ends at 306 for the defaults (about 300 two-step runs,
+    # minutes), so --data-seed starts it there; pass --data-seed 1 to redo it.
+    for data_seed in range(first_seed, first_seed + 2000):
         with ReluMargin() as rm:
             tensors, names, params = simsiam_steps(width, batch, torch.float64, data_seed)
         if rm.margin >= min_margin:
             break
-        print(f"data seed {data_seed}: smallest |pre-ReLU| {rm.margin:.2e} < {min_margin:.0e}, trying the next")
     else:
         raise SystemExit("no data seed meets the ReLU margin")
+    if data_seed != first_seed:
+        print(f"data seeds {first_seed}..{data_seed - 1} rejected: a pre-ReLU value within {min_margin:.0e} of 0")
     md = {"torch_version": TORCH_VERSION, "compute_dtype": "float64", "width": str(width), "batch": str(batch),
           "data_seed": str(data_seed), "min_relu_margin": f"{rm.margin:.3e}",
           "lr": "0.05", "momentum": "0.9", "weight_decay": "0.0005", "bn_momentum": "0.1", "bn_eps": "1e-05",
@@ -597,6 +600,8 @@ def main():
     ap.add_argument("--simsiam-batch", type=int, default=8)
     ap.add_argument("--relu-margin", type=float, default=3e-6,
                     help="smallest |pre-ReLU value| the SimSiam fixture's data must keep (see simsiam_fixture)")
+    ap.add_argument("--data-seed", type=int, default=306,
+                    help="first data seed the SimSiam fixture tries (306 is the result of the search from 1)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -617,7 +622,8 @@ def main():
     for e, n, k in worst[:8]:
         print(f"  {e:.2e}  {n} {k}")
     simsiam_fixture(a.simsiam_width, a.simsiam_batch,
-                    os.path.join(OUT, f"simsiam_w{a.simsiam_width}.safetensors"), a.relu_margin)
+                    os.path.join(OUT, f"simsiam_w{a.simsiam_width}.safetensors"), a.relu_margin,
+                    a.data_seed)
 
 
 if __name__ == "__main__":

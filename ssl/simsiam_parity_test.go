@@ -2,7 +2,6 @@ package ssl
 
 import (
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/siam-ssl/siam/nn"
@@ -42,7 +41,9 @@ func TestSimSiamStepMatchesPyTorch(t *testing.T) {
 	x1, x2 := fx["x1"], fx["x2"]
 	opt := optim.NewSGD([]optim.Group{{Params: m.All.Params, WeightDecay: 5e-4}}, 0.9)
 	g := tensor.NewGraph()
-	const outTol, gradTol = 1e-4, 2e-3
+	const outTol, gradTol = 1e-4, 1e-4 // measured worst: 1.6e-5 (gradients), 3e-5 (weights after two steps)
+	var worstGrad, worstWeight float64
+	defer func() { t.Logf("worst gradient error %.2g, worst weight/statistic error %.2g", worstGrad, worstWeight) }()
 	for step, prefix := range []string{"after/", "after2/"} {
 		g.Reset()
 		loss := m.Loss(g, g.Input(x1.Data, x1.Shape()...), g.Input(x2.Data, x2.Shape()...))
@@ -60,7 +61,9 @@ func TestSimSiamStepMatchesPyTorch(t *testing.T) {
 				if !ok {
 					t.Fatalf("fixture lacks grad/%s", p.Name)
 				}
-				if e := relErr(p.Grad, ref.Data); e > gradTol {
+				e := relErr(p.Grad, ref.Data)
+				worstGrad = math.Max(worstGrad, e)
+				if e > gradTol {
 					t.Errorf("grad %s: relative error %.2g > %g", p.Name, e, gradTol)
 				}
 			}
@@ -72,10 +75,9 @@ func TestSimSiamStepMatchesPyTorch(t *testing.T) {
 				t.Fatalf("fixture lacks %s%s", prefix, p.Name)
 			}
 			tol := outTol
-			if !strings.Contains(p.Name, "running") {
-				tol = gradTol * 0.05 // one lr*grad step moves weights by ~5% of a gradient's error
-			}
-			if e := relErr(p.Data, ref.Data); e > tol {
+			e := relErr(p.Data, ref.Data)
+			worstWeight = math.Max(worstWeight, e)
+			if e > tol {
 				t.Errorf("%s%s: relative error %.2g > %g", prefix, p.Name, e, tol)
 			}
 		}

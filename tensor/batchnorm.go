@@ -58,18 +58,20 @@ func bnParam(t *Tensor) []float32 {
 	return t.Data
 }
 
-// bnScale returns the affine scale w[ch]*inv (inv when w is nil) and shift
-// b[ch] (0 when b is nil); forward and backward use it so the recomputed ReLU
-// pre-activation is bit-identical to the forward one.
-func bnScale(w, b []float32, ch int, inv float32) (sc, sh float32) {
+// bnScale returns channel ch's y = x*sc + sh: sc = w[ch]*inv (inv when w is nil),
+// sh = b[ch] - mean*sc (b[ch] = 0 when b is nil), the form PyTorch's CPU kernel
+// uses. Forward and backward both call it, so the recomputed ReLU pre-activation
+// is bit-identical to the forward one.
+func bnScale(w, b []float32, ch int, mean, inv float32) (sc, sh float32) {
 	sc = inv
 	if w != nil {
 		sc = w[ch] * inv
 	}
+	sh64 := -float64(mean) * float64(sc)
 	if b != nil {
-		sh = b[ch]
+		sh64 += float64(b[ch])
 	}
-	return sc, sh
+	return sc, float32(sh64)
 }
 
 func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tensor {
@@ -149,8 +151,9 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 				k := xd[c0:c1]
 				for i := range n {
 					row := xd[i*c+c0 : i*c+c1]
+					sum, sq, k := sum[:len(row)], sq[:len(row)], k[:len(row)]
 					for j, v := range row {
-						d := float64(v) - float64(k[j])
+						d := float64(v - k[j])
 						sum[j] += d
 						sq[j] += d * d
 					}
@@ -166,19 +169,18 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 			ss := make([]float32, 2*nc)
 			sc, sh := ss[:nc], ss[nc:]
 			for j := range nc {
-				sc[j], sh[j] = bnScale(w, b, c0+j, inv[c0+j])
+				sc[j], sh[j] = bnScale(w, b, c0+j, mean[c0+j], inv[c0+j])
 			}
-			mu := mean[c0:c1]
 			for i := range n {
 				row := xd[i*c+c0 : i*c+c1]
-				o := od[i*c+c0 : i*c+c1]
+				o, sc, sh := od[i*c+c0:i*c+c1], sc[:len(row)], sh[:len(row)]
 				if relu {
 					for j, v := range row {
-						o[j] = reluBits((v-mu[j])*sc[j] + sh[j])
+						o[j] = reluBits(v*sc[j] + sh[j])
 					}
 				} else {
 					for j, v := range row {
-						o[j] = (v-mu[j])*sc[j] + sh[j]
+						o[j] = v*sc[j] + sh[j]
 					}
 				}
 			}
@@ -202,13 +204,13 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 				} else {
 					evalStats(ch)
 				}
-				sc, sh := bnScale(w, b, ch, inv[ch])
+				sc, sh := bnScale(w, b, ch, mean[ch], inv[ch])
 				for i := range n {
 					off := (i*c + ch) * s
 					if relu {
-						bnNormReLU(od[off:off+s], xd[off:off+s], mean[ch], sc, sh)
+						bnNormReLU(od[off:off+s], xd[off:off+s], sc, sh)
 					} else {
-						bnNorm(od[off:off+s], xd[off:off+s], mean[ch], sc, sh)
+						bnNorm(od[off:off+s], xd[off:off+s], sc, sh)
 					}
 				}
 			}
@@ -233,7 +235,8 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 		}
 		needRed := gw != nil || gb != nil || (gx != nil && useBatch)
 		// coef turns channel ch's sums into the parameter gradients and the
-		// coefficients of dx = k*g + p*(x-mean) + q.
+		// coefficients of dx = k*g + p*x + q, that is
+		// k*(g - sum(g)/M - xhat*sum(g*xhat)/M) with k = w*invstd.
 		coef := func(ch int, sg, sgx float64) (k, p, q float32) {
 			iv := float64(inv[ch])
 			if gw != nil {
@@ -249,7 +252,8 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 			if !useBatch {
 				return float32(kk), 0, 0
 			}
-			return float32(kk), float32(-kk * iv * iv * sgx / fm), float32(-kk * sg / fm)
+			pp := -kk * iv * iv * sgx / fm
+			return float32(kk), float32(pp), float32(-kk*sg/fm - pp*float64(mean[ch]))
 		}
 		if s == 1 {
 			parallel.ForGrain(c, grain, func(c0, c1 int) {
@@ -257,7 +261,7 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 				buf := make([]float32, 5*nc)
 				sc, sh, kc, pc, qc := buf[:nc], buf[nc:2*nc], buf[2*nc:3*nc], buf[3*nc:4*nc], buf[4*nc:]
 				for j := range nc {
-					sc[j], sh[j] = bnScale(w, b, c0+j, inv[c0+j])
+					sc[j], sh[j] = bnScale(w, b, c0+j, mean[c0+j], inv[c0+j])
 				}
 				mu := mean[c0:c1]
 				red := make([]float64, 2*nc)
@@ -265,11 +269,11 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 				if needRed {
 					for i := range n {
 						row := xd[i*c+c0 : i*c+c1]
-						dr := gy[i*c+c0 : i*c+c1]
+						dr, mu, sc, sh, sg, sgx := gy[i*c+c0:i*c+c1], mu[:len(row)], sc[:len(row)], sh[:len(row)], sg[:len(row)], sgx[:len(row)]
 						for j, v := range row {
 							d, cv := dr[j], v-mu[j]
 							if relu {
-								d = maskPos(d, cv*sc[j]+sh[j])
+								d = maskPos(d, v*sc[j]+sh[j])
 								dr[j] = d
 							}
 							sg[j] += float64(d)
@@ -285,14 +289,14 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 				}
 				for i := range n {
 					row := xd[i*c+c0 : i*c+c1]
-					dr := gy[i*c+c0 : i*c+c1]
-					o := gx[i*c+c0 : i*c+c1]
+					dr, o, sc, sh := gy[i*c+c0:i*c+c1], gx[i*c+c0:i*c+c1], sc[:len(row)], sh[:len(row)]
+					kc, pc, qc := kc[:len(row)], pc[:len(row)], qc[:len(row)]
 					for j, v := range row {
-						d, cv := dr[j], v-mu[j]
+						d := dr[j]
 						if relu && !needRed {
-							d = maskPos(d, cv*sc[j]+sh[j])
+							d = maskPos(d, v*sc[j]+sh[j])
 						}
-						r := kc[j]*d + pc[j]*cv + qc[j]
+						r := kc[j]*d + pc[j]*v + qc[j]
 						if accX {
 							o[j] += r
 						} else {
@@ -306,7 +310,7 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 		parallel.ForGrain(c, grain, func(c0, c1 int) {
 			for ch := c0; ch < c1; ch++ {
 				mu := mean[ch]
-				sc, sh := bnScale(w, b, ch, inv[ch])
+				sc, sh := bnScale(w, b, ch, mu, inv[ch])
 				var sg, sgx float64
 				if needRed {
 					for i := range n {
@@ -329,9 +333,9 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 					off := (i*c + ch) * s
 					switch {
 					case relu && !needRed:
-						bnBwdApplyReLU(gx[off:off+s], gy[off:off+s], xd[off:off+s], mu, sc, sh, k, p, q, accX)
+						bnBwdScaleReLU(gx[off:off+s], gy[off:off+s], xd[off:off+s], sc, sh, k, accX)
 					case useBatch:
-						bnBwdApply(gx[off:off+s], gy[off:off+s], xd[off:off+s], mu, k, p, q, accX)
+						bnBwdApply(gx[off:off+s], gy[off:off+s], xd[off:off+s], k, p, q, accX)
 					default:
 						scaleInto(gx[off:off+s], gy[off:off+s], k, accX)
 					}

@@ -67,17 +67,17 @@ func benchBN(b *testing.B, shape []int, mode string, backward bool) {
 	if backward {
 		bytes += 12 * float64(len(x.Data))
 	}
-	cpu0 := cpuTime()
+	cpu0 := bnCPUTime()
 	b.ResetTimer()
 	for b.Loop() {
 		step()
 	}
-	cpu := cpuTime() - cpu0
+	cpu := bnCPUTime() - cpu0
 	b.ReportMetric(bytes*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 	b.ReportMetric(bytes*float64(b.N)/cpu.Seconds()/1e9, "GB/s-cpu")
 }
 
-func cpuTime() time.Duration {
+func bnCPUTime() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 1
@@ -107,5 +107,14 @@ func BenchmarkBatchNormReLU(b *testing.B) {
 	for _, c := range []int{16, 64} {
 		shape := []int{128, c, 32, 32}
 		b.Run(fmt.Sprintf("%d_%d_%d_%d", shape[0], shape[1], shape[2], shape[3]), func(b *testing.B) { benchBN(b, shape, "fused", true) })
+	}
+}
+
+// BenchmarkBatchNorm1d is the projector's BatchNorm1d shape (batch 512, 2048
+// features), where channels are contiguous within a row.
+func BenchmarkBatchNorm1d(b *testing.B) {
+	shape := []int{512, 2048}
+	for _, mode := range []string{"bn", "fused"} {
+		b.Run(fmt.Sprintf("%d_%d/%s/fwdbwd", shape[0], shape[1], mode), func(b *testing.B) { benchBN(b, shape, mode, true) })
 	}
 }

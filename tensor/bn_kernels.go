@@ -73,39 +73,39 @@ func bnStats(p []float32, k float32) (s, q float64) {
 	return s, q
 }
 
-// bnNorm writes dst = (src-mean)*sc + sh.
-func bnNorm(dst, src []float32, mean, sc, sh float32) {
+// bnNorm writes dst = src*sc + sh.
+func bnNorm(dst, src []float32, sc, sh float32) {
 	n := len(src)
 	dst = dst[:n]
 	i := 0
 	for ; i+4 <= n; i += 4 {
 		s := src[i : i+4 : i+4]
 		d := dst[i : i+4 : i+4]
-		d[0] = (s[0]-mean)*sc + sh
-		d[1] = (s[1]-mean)*sc + sh
-		d[2] = (s[2]-mean)*sc + sh
-		d[3] = (s[3]-mean)*sc + sh
+		d[0] = s[0]*sc + sh
+		d[1] = s[1]*sc + sh
+		d[2] = s[2]*sc + sh
+		d[3] = s[3]*sc + sh
 	}
 	for ; i < n; i++ {
-		dst[i] = (src[i]-mean)*sc + sh
+		dst[i] = src[i]*sc + sh
 	}
 }
 
-// bnNormReLU writes dst = relu((src-mean)*sc + sh).
-func bnNormReLU(dst, src []float32, mean, sc, sh float32) {
+// bnNormReLU writes dst = relu(src*sc + sh).
+func bnNormReLU(dst, src []float32, sc, sh float32) {
 	n := len(src)
 	dst = dst[:n]
 	i := 0
 	for ; i+4 <= n; i += 4 {
 		s := src[i : i+4 : i+4]
 		d := dst[i : i+4 : i+4]
-		d[0] = reluBits((s[0]-mean)*sc + sh)
-		d[1] = reluBits((s[1]-mean)*sc + sh)
-		d[2] = reluBits((s[2]-mean)*sc + sh)
-		d[3] = reluBits((s[3]-mean)*sc + sh)
+		d[0] = reluBits(s[0]*sc + sh)
+		d[1] = reluBits(s[1]*sc + sh)
+		d[2] = reluBits(s[2]*sc + sh)
+		d[3] = reluBits(s[3]*sc + sh)
 	}
 	for ; i < n; i++ {
-		dst[i] = reluBits((src[i]-mean)*sc + sh)
+		dst[i] = reluBits(src[i]*sc + sh)
 	}
 }
 
@@ -140,7 +140,7 @@ func bnBwdReduce(dy, x []float32, mean float32) (sg, sgx float64) {
 	return sg, sgx
 }
 
-// bnBwdReduceReLU is bnBwdReduce with dy masked where (x-mean)*sc+sh <= 0, the
+// bnBwdReduceReLU is bnBwdReduce with dy masked where x*sc+sh <= 0, the
 // recomputed pre-activation of BatchNormReLU. It stores the masked gradient back
 // into dy, so the apply pass that follows needs no mask.
 func bnBwdReduceReLU(dy, x []float32, mean, sc, sh float32) (sg, sgx float64) {
@@ -149,41 +149,49 @@ func bnBwdReduceReLU(dy, x []float32, mean, sc, sh float32) (sg, sgx float64) {
 		n := min(len(x), bnChunk)
 		xc, dc := x[:n], dy[:n]
 		x, dy = x[n:], dy[n:]
-		var s0, s1, s2, s3, q0, q1, q2, q3 float32
+		// Two accumulator pairs and one element at a time keep every value in a
+		// register (four pairs spill).
+		var s0, s1, q0, q1 float32
 		i := 0
 		for ; i+4 <= n; i += 4 {
 			v := xc[i : i+4 : i+4]
 			d := dc[i : i+4 : i+4]
-			c0, c1, c2, c3 := v[0]-mean, v[1]-mean, v[2]-mean, v[3]-mean
-			g0 := maskPos(d[0], c0*sc+sh)
-			g1 := maskPos(d[1], c1*sc+sh)
-			g2 := maskPos(d[2], c2*sc+sh)
-			g3 := maskPos(d[3], c3*sc+sh)
-			d[0], d[1], d[2], d[3] = g0, g1, g2, g3
-			s0 += g0
-			s1 += g1
-			s2 += g2
-			s3 += g3
-			q0 += g0 * c0
-			q1 += g1 * c1
-			q2 += g2 * c2
-			q3 += g3 * c3
+			e := v[0]
+			g := maskPos(d[0], e*sc+sh)
+			d[0] = g
+			s0 += g
+			q0 += g * (e - mean)
+			e = v[1]
+			g = maskPos(d[1], e*sc+sh)
+			d[1] = g
+			s1 += g
+			q1 += g * (e - mean)
+			e = v[2]
+			g = maskPos(d[2], e*sc+sh)
+			d[2] = g
+			s0 += g
+			q0 += g * (e - mean)
+			e = v[3]
+			g = maskPos(d[3], e*sc+sh)
+			d[3] = g
+			s1 += g
+			q1 += g * (e - mean)
 		}
 		for ; i < n; i++ {
-			c := xc[i] - mean
-			gi := maskPos(dc[i], c*sc+sh)
-			dc[i] = gi
-			s0 += gi
-			q0 += gi * c
+			e := xc[i]
+			g := maskPos(dc[i], e*sc+sh)
+			dc[i] = g
+			s0 += g
+			q0 += g * (e - mean)
 		}
-		sg += float64((s0 + s1) + (s2 + s3))
-		sgx += float64((q0 + q1) + (q2 + q3))
+		sg += float64(s0 + s1)
+		sgx += float64(q0 + q1)
 	}
 	return sg, sgx
 }
 
-// bnBwdApply writes (acc: adds) dx = k*dy + p*(x-mean) + q.
-func bnBwdApply(dx, dy, x []float32, mean, k, p, q float32, acc bool) {
+// bnBwdApply writes (acc: adds) dx = k*dy + p*x + q.
+func bnBwdApply(dx, dy, x []float32, k, p, q float32, acc bool) {
 	n := len(x)
 	dy, dx = dy[:n], dx[:n]
 	i := 0
@@ -192,13 +200,13 @@ func bnBwdApply(dx, dy, x []float32, mean, k, p, q float32, acc bool) {
 			v := x[i : i+4 : i+4]
 			d := dy[i : i+4 : i+4]
 			o := dx[i : i+4 : i+4]
-			o[0] += k*d[0] + p*(v[0]-mean) + q
-			o[1] += k*d[1] + p*(v[1]-mean) + q
-			o[2] += k*d[2] + p*(v[2]-mean) + q
-			o[3] += k*d[3] + p*(v[3]-mean) + q
+			o[0] += k*d[0] + p*v[0] + q
+			o[1] += k*d[1] + p*v[1] + q
+			o[2] += k*d[2] + p*v[2] + q
+			o[3] += k*d[3] + p*v[3] + q
 		}
 		for ; i < n; i++ {
-			dx[i] += k*dy[i] + p*(x[i]-mean) + q
+			dx[i] += k*dy[i] + p*x[i] + q
 		}
 		return
 	}
@@ -206,18 +214,19 @@ func bnBwdApply(dx, dy, x []float32, mean, k, p, q float32, acc bool) {
 		v := x[i : i+4 : i+4]
 		d := dy[i : i+4 : i+4]
 		o := dx[i : i+4 : i+4]
-		o[0] = k*d[0] + p*(v[0]-mean) + q
-		o[1] = k*d[1] + p*(v[1]-mean) + q
-		o[2] = k*d[2] + p*(v[2]-mean) + q
-		o[3] = k*d[3] + p*(v[3]-mean) + q
+		o[0] = k*d[0] + p*v[0] + q
+		o[1] = k*d[1] + p*v[1] + q
+		o[2] = k*d[2] + p*v[2] + q
+		o[3] = k*d[3] + p*v[3] + q
 	}
 	for ; i < n; i++ {
-		dx[i] = k*dy[i] + p*(x[i]-mean) + q
+		dx[i] = k*dy[i] + p*x[i] + q
 	}
 }
 
-// bnBwdApplyReLU is bnBwdApply with dy masked where (x-mean)*sc+sh <= 0.
-func bnBwdApplyReLU(dx, dy, x []float32, mean, sc, sh, k, p, q float32, acc bool) {
+// bnBwdScaleReLU writes (acc: adds) dx = k*dy where x*sc+sh > 0, 0 elsewhere: the
+// BatchNormReLU backward with running statistics.
+func bnBwdScaleReLU(dx, dy, x []float32, sc, sh, k float32, acc bool) {
 	n := len(x)
 	dy, dx = dy[:n], dx[:n]
 	i := 0
@@ -226,15 +235,13 @@ func bnBwdApplyReLU(dx, dy, x []float32, mean, sc, sh, k, p, q float32, acc bool
 			v := x[i : i+4 : i+4]
 			d := dy[i : i+4 : i+4]
 			o := dx[i : i+4 : i+4]
-			c0, c1, c2, c3 := v[0]-mean, v[1]-mean, v[2]-mean, v[3]-mean
-			o[0] += k*maskPos(d[0], c0*sc+sh) + p*c0 + q
-			o[1] += k*maskPos(d[1], c1*sc+sh) + p*c1 + q
-			o[2] += k*maskPos(d[2], c2*sc+sh) + p*c2 + q
-			o[3] += k*maskPos(d[3], c3*sc+sh) + p*c3 + q
+			o[0] += k * maskPos(d[0], v[0]*sc+sh)
+			o[1] += k * maskPos(d[1], v[1]*sc+sh)
+			o[2] += k * maskPos(d[2], v[2]*sc+sh)
+			o[3] += k * maskPos(d[3], v[3]*sc+sh)
 		}
 		for ; i < n; i++ {
-			c := x[i] - mean
-			dx[i] += k*maskPos(dy[i], c*sc+sh) + p*c + q
+			dx[i] += k * maskPos(dy[i], x[i]*sc+sh)
 		}
 		return
 	}
@@ -242,15 +249,13 @@ func bnBwdApplyReLU(dx, dy, x []float32, mean, sc, sh, k, p, q float32, acc bool
 		v := x[i : i+4 : i+4]
 		d := dy[i : i+4 : i+4]
 		o := dx[i : i+4 : i+4]
-		c0, c1, c2, c3 := v[0]-mean, v[1]-mean, v[2]-mean, v[3]-mean
-		o[0] = k*maskPos(d[0], c0*sc+sh) + p*c0 + q
-		o[1] = k*maskPos(d[1], c1*sc+sh) + p*c1 + q
-		o[2] = k*maskPos(d[2], c2*sc+sh) + p*c2 + q
-		o[3] = k*maskPos(d[3], c3*sc+sh) + p*c3 + q
+		o[0] = k * maskPos(d[0], v[0]*sc+sh)
+		o[1] = k * maskPos(d[1], v[1]*sc+sh)
+		o[2] = k * maskPos(d[2], v[2]*sc+sh)
+		o[3] = k * maskPos(d[3], v[3]*sc+sh)
 	}
 	for ; i < n; i++ {
-		c := x[i] - mean
-		dx[i] = k*maskPos(dy[i], c*sc+sh) + p*c + q
+		dx[i] = k * maskPos(dy[i], x[i]*sc+sh)
 	}
 }
 

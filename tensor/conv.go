@@ -93,9 +93,16 @@ func (g *Graph) conv2dBackward(l lowering, x, w, b, out *Tensor) {
 	if !x.requiresGrad {
 		return
 	}
-	gx := g.GradOf(x)
 	rs := l.r * l.s
 	if l.stride == 1 && l.padH <= l.r-1 && l.padW <= l.s-1 {
+		// The transposed convolution writes every element of dX, so a gradient
+		// buffer that does not exist yet is written (beta 0) rather than cleared and
+		// accumulated into: one pass over dX instead of three.
+		fresh := x.Grad == nil
+		if fresh {
+			x.Grad = g.Scratch(len(x.Data))
+		}
+		gx := x.Grad
 		// dX = dY convolved with the flipped, channel-transposed kernel: a stride-1
 		// convolution with padding R-1-pad, run through the same lowered GEMM.
 		wt := g.Scratch(len(w.Data))
@@ -111,9 +118,10 @@ func (g *Graph) conv2dBackward(l lowering, x, w, b, out *Tensor) {
 		}
 		t := lowering{n: l.n, cin: k, hin: l.ho, win: l.wo, r: l.r, s: l.s, stride: 1,
 			padH: l.r - 1 - l.padH, padW: l.s - 1 - l.padW, ho: l.hin, wo: l.win}
-		t.forward(dy, wt, c, gx, true, nil)
+		t.forward(dy, wt, c, gx, !fresh, nil)
 		return
 	}
+	gx := g.GradOf(x)
 	at := g.Scratch(len(w.Data))
 	transpose(w.Data, k, kd, at, k)
 	l.backwardData(dy, at, k, gx)

@@ -1,38 +1,42 @@
-package tensor_test
+package tensor
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"math/rand/v2"
+
 	"github.com/siam-ssl/siam/kernels"
-	"github.com/siam-ssl/siam/tensor"
-	"github.com/siam-ssl/siam/tensor/tensortest"
 )
 
-// benchShapes are the convolutions of a CIFAR ResNet-18 SimSiam step at batch 128:
+// convBenchShapes are the convolutions of a CIFAR ResNet-18 SimSiam step at batch 128:
 // the stem, the 3x3 layers of each stage for width 16 and 64, and the strided and
 // 1x1 shortcut convolutions.
-var benchShapes = []struct {
+type convBenchCase struct{ n, c, h, w, k, r, s, stride, pad int }
+
+var convBenchShapes = []struct {
 	name string
-	cc   convCase
+	cc   convBenchCase
 }{
-	{"stem_C3K16_32", convCase{128, 3, 32, 32, 16, 3, 3, 1, 1, false}},
-	{"w16_C16K16_32", convCase{128, 16, 32, 32, 16, 3, 3, 1, 1, false}},
-	{"w16_C32K32_16", convCase{128, 32, 16, 16, 32, 3, 3, 1, 1, false}},
-	{"w16_C64K64_8", convCase{128, 64, 8, 8, 64, 3, 3, 1, 1, false}},
-	{"w16_C128K128_4", convCase{128, 128, 4, 4, 128, 3, 3, 1, 1, false}},
-	{"stem_C3K64_32", convCase{128, 3, 32, 32, 64, 3, 3, 1, 1, false}},
-	{"w64_C64K64_32", convCase{128, 64, 32, 32, 64, 3, 3, 1, 1, false}},
-	{"w64_C128K128_16", convCase{128, 128, 16, 16, 128, 3, 3, 1, 1, false}},
-	{"w64_C256K256_8", convCase{128, 256, 8, 8, 256, 3, 3, 1, 1, false}},
-	{"w64_C512K512_4", convCase{128, 512, 4, 4, 512, 3, 3, 1, 1, false}},
-	{"w64_C64K128_32s2", convCase{128, 64, 32, 32, 128, 3, 3, 2, 1, false}},
-	{"w64_C64K128_32s2_1x1", convCase{128, 64, 32, 32, 128, 1, 1, 2, 0, false}},
+	{"stem_C3K16_32", convBenchCase{128, 3, 32, 32, 16, 3, 3, 1, 1}},
+	{"w16_C16K16_32", convBenchCase{128, 16, 32, 32, 16, 3, 3, 1, 1}},
+	{"w16_C32K32_16", convBenchCase{128, 32, 16, 16, 32, 3, 3, 1, 1}},
+	{"w16_C64K64_8", convBenchCase{128, 64, 8, 8, 64, 3, 3, 1, 1}},
+	{"w16_C128K128_4", convBenchCase{128, 128, 4, 4, 128, 3, 3, 1, 1}},
+	{"stem_C3K64_32", convBenchCase{128, 3, 32, 32, 64, 3, 3, 1, 1}},
+	{"w64_C64K64_32", convBenchCase{128, 64, 32, 32, 64, 3, 3, 1, 1}},
+	{"w64_C128K128_16", convBenchCase{128, 128, 16, 16, 128, 3, 3, 1, 1}},
+	{"w64_C256K256_8", convBenchCase{128, 256, 8, 8, 256, 3, 3, 1, 1}},
+	{"w64_C512K512_4", convBenchCase{128, 512, 4, 4, 512, 3, 3, 1, 1}},
+	{"w64_C64K128_32s2", convBenchCase{128, 64, 32, 32, 128, 3, 3, 2, 1}},
+	{"w64_C64K128_32s2_1x1", convBenchCase{128, 64, 32, 32, 128, 1, 1, 2, 0}},
 }
 
-func convFlops(cc convCase) float64 {
+func convFlops(cc convBenchCase) float64 {
 	ho := (cc.h+2*cc.pad-cc.r)/cc.stride + 1
 	wo := (cc.w+2*cc.pad-cc.s)/cc.stride + 1
 	return 2 * float64(cc.n*cc.k*cc.c*cc.r*cc.s*ho*wo)
@@ -41,22 +45,24 @@ func convFlops(cc convCase) float64 {
 // BenchmarkConv2d times the forward pass, the input gradient and the weight
 // gradient separately (each backward timed without its forward), in GFLOP/s.
 func BenchmarkConv2d(b *testing.B) {
-	for _, bs := range benchShapes {
+	if v, err := strconv.Atoi(os.Getenv("SIAM_CONV_COLS")); err == nil {
+		defer SetConvTargetCols(SetConvTargetCols(v)) // tuning knob
+	}
+	for _, bs := range convBenchShapes {
 		cc := bs.cc
-		o := tensor.ConvOpts{Stride: cc.stride, Pad: cc.pad}
+		o := ConvOpts{Stride: cc.stride, Pad: cc.pad}
 		flops := convFlops(cc)
 		for _, pass := range []string{"fwd", "bwd_data", "bwd_weights"} {
 			if pass == "bwd_data" && cc.c == 3 {
 				continue // the stem's input needs no gradient
 			}
 			b.Run(fmt.Sprintf("%s/%s", bs.name, pass), func(b *testing.B) {
-				x := tensortest.Rand(1, cc.n, cc.c, cc.h, cc.w)
+				x := convBenchRand(1, cc.n, cc.c, cc.h, cc.w)
 				x.SetRequiresGrad(pass == "bwd_data")
-				w := tensortest.Rand(2, cc.k, cc.c, cc.r, cc.s)
+				w := convBenchRand(2, cc.k, cc.c, cc.r, cc.s)
 				w.SetRequiresGrad(pass == "bwd_weights")
-				g := tensor.NewGraph()
+				g := NewGraph()
 				g.SetNoGrad(pass == "fwd")
-				var seed []float32
 				var cpu time.Duration
 				for b.Loop() {
 					if pass != "fwd" {
@@ -64,23 +70,20 @@ func BenchmarkConv2d(b *testing.B) {
 					}
 					g.Reset()
 					x.Grad, w.Grad = nil, nil
-					c0 := cpuTime()
+					c0 := convCPUTime()
 					out := g.Conv2d(x, w, nil, o)
 					if pass == "fwd" {
-						cpu += cpuTime() - c0
+						cpu += convCPUTime() - c0
 						continue
 					}
-					if seed == nil {
-						seed = tensortest.Rand(3, out.Numel()).Data
-					}
+					out.Grad = g.Scratch(out.Numel())
+					copy(out.Grad, x.Data[:min(len(x.Data), out.Numel())])
 					b.StartTimer()
-					c0 = cpuTime()
-					if err := g.BackwardWith(out, seed); err != nil {
-						b.Fatal(err)
-					}
-					cpu += cpuTime() - c0
+					c0 = convCPUTime()
+					g.tape[len(g.tape)-1].back() // the convolution's backward alone
+					cpu += convCPUTime() - c0
 				}
-				reportFlops(b, flops, cpu)
+				convReportFlops(b, flops, cpu)
 			})
 		}
 	}
@@ -88,20 +91,24 @@ func BenchmarkConv2d(b *testing.B) {
 
 // BenchmarkConvBNReLUEval times the fused inference convolution.
 func BenchmarkConvBNReLUEval(b *testing.B) {
-	for _, bs := range benchShapes[:5] {
+	for _, bs := range convBenchShapes[:5] {
 		cc := bs.cc
 		b.Run(bs.name, func(b *testing.B) {
-			x := tensortest.Rand(1, cc.n, cc.c, cc.h, cc.w)
-			w := tensortest.Rand(2, cc.k, cc.c, cc.r, cc.s)
-			bn := newEvalBN(cc.k, true)
-			g := tensor.NewGraph()
+			x := convBenchRand(1, cc.n, cc.c, cc.h, cc.w)
+			w := convBenchRand(2, cc.k, cc.c, cc.r, cc.s)
+			bn := &BatchNorm{Weight: convBenchRand(3, cc.k), Bias: convBenchRand(4, cc.k),
+				RunningMean: convBenchRand(5, cc.k), RunningVar: New(cc.k), Eps: 1e-5}
+			for i := range bn.RunningVar.Data {
+				bn.RunningVar.Data[i] = 1
+			}
+			g := NewGraph()
 			g.SetNoGrad(true)
-			c0 := cpuTime()
+			c0 := convCPUTime()
 			for b.Loop() {
 				g.Reset()
-				g.ConvBNReLUEval(x, w, tensor.ConvOpts{Stride: cc.stride, Pad: cc.pad}, bn, true)
+				g.ConvBNReLUEval(x, w, ConvOpts{Stride: cc.stride, Pad: cc.pad}, bn, true)
 			}
-			reportFlops(b, convFlops(cc), cpuTime()-c0)
+			convReportFlops(b, convFlops(cc), convCPUTime()-c0)
 		})
 	}
 }
@@ -130,24 +137,24 @@ func BenchmarkConvGemm(b *testing.B) {
 		{"bwdw_N_w64_4", 512, 4608, 256, true},
 	} {
 		b.Run(s.name, func(b *testing.B) {
-			a := tensortest.Rand(1, s.m*s.k).Data
-			bb := tensortest.Rand(2, s.k*s.n).Data
+			a := convBenchRand(1, s.m*s.k).Data
+			bb := convBenchRand(2, s.k*s.n).Data
 			c := make([]float32, s.m*s.n)
 			ldb := s.n
 			if s.transB {
 				ldb = s.k
 			}
-			c0 := cpuTime()
+			c0 := convCPUTime()
 			for b.Loop() {
 				kernels.Sgemm(false, s.transB, s.m, s.n, s.k, 1, a, s.k, bb, ldb, 0, c, s.n)
 			}
-			reportFlops(b, 2*float64(s.m*s.n*s.k), cpuTime()-c0)
+			convReportFlops(b, 2*float64(s.m*s.n*s.k), convCPUTime()-c0)
 		})
 	}
 }
 
-// cpuTime returns the CPU time (user + system) the process has used so far.
-func cpuTime() time.Duration {
+// convCPUTime returns the CPU time (user + system) the process has used so far.
+func convCPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
@@ -155,13 +162,25 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// reportFlops reports wall-clock GFLOP/s and GFLOP per CPU-second ("per busy
+// convReportFlops reports wall-clock GFLOP/s and GFLOP per CPU-second ("per busy
 // core"): on a machine shared with other work the second stays meaningful, and
 // twice it estimates the two-core rate of a quiet machine.
-func reportFlops(b *testing.B, flopsPerOp float64, cpu time.Duration) {
+func convReportFlops(b *testing.B, flopsPerOp float64, cpu time.Duration) {
 	total := flopsPerOp * float64(b.N)
 	b.ReportMetric(total/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	if cpu > 0 {
 		b.ReportMetric(total/cpu.Seconds()/1e9, "GFLOP/cpu-s")
 	}
+}
+
+// convBenchRand returns a tensor of N(0,1) values from a seeded source, requiring a
+// gradient.
+func convBenchRand(seed uint64, shape ...int) *Tensor {
+	t := New(shape...)
+	rng := rand.New(rand.NewPCG(seed, 11))
+	for i := range t.Data {
+		t.Data[i] = float32(rng.NormFloat64())
+	}
+	t.requiresGrad = true
+	return t
 }

@@ -213,9 +213,12 @@ func (l *lowering) im2col(img, col []float32, ld int) {
 					}
 					srow := plane[iy*win : iy*win+win]
 					clear(d[:oxLo])
-					if st == 1 {
+					switch {
+					case st == 1:
 						copy(d[oxLo:oxHi], srow[oxLo+ix0:oxHi+ix0])
-					} else {
+					case st == 2 && oxHi > oxLo:
+						gather2(d[oxLo:oxHi], srow[oxLo*2+ix0:(oxHi-1)*2+ix0+1])
+					default:
 						for ox := oxLo; ox < oxHi; ox++ {
 							d[ox] = srow[ox*st+ix0]
 						}
@@ -224,6 +227,36 @@ func (l *lowering) im2col(img, col []float32, ld int) {
 				}
 			}
 		}
+	}
+}
+
+// gather2 sets d[i] = s[2*i] (len(s) == 2*len(d)-1), unrolled so the bounds checks
+// are paid once per four elements: the stride-2 im2col row.
+func gather2(d, s []float32) {
+	i := 0
+	for ; i+4 <= len(d); i += 4 {
+		s4 := s[2*i : 2*i+7 : 2*i+7]
+		d4 := d[i : i+4 : i+4]
+		d4[0], d4[1], d4[2], d4[3] = s4[0], s4[2], s4[4], s4[6]
+	}
+	for ; i < len(d); i++ {
+		d[i] = s[2*i]
+	}
+}
+
+// scatterAdd2 adds d[2*i] += s[i] (len(d) == 2*len(s)-1): the stride-2 col2im row.
+func scatterAdd2(d, s []float32) {
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		d4 := d[2*i : 2*i+7 : 2*i+7]
+		s4 := s[i : i+4 : i+4]
+		d4[0] += s4[0]
+		d4[2] += s4[1]
+		d4[4] += s4[2]
+		d4[6] += s4[3]
+	}
+	for ; i < len(s); i++ {
+		d[2*i] += s[i]
 	}
 }
 
@@ -295,12 +328,15 @@ func (l *lowering) col2im(col []float32, ld int, img []float32) {
 					}
 					s := src[oy*wo : oy*wo+wo]
 					drow := plane[iy*win : iy*win+win]
-					if st == 1 {
+					switch {
+					case st == 1:
 						d := drow[oxLo+ix0 : oxHi+ix0]
 						for i, v := range s[oxLo:oxHi] {
 							d[i] += v
 						}
-					} else {
+					case st == 2 && oxHi > oxLo:
+						scatterAdd2(drow[oxLo*2+ix0:(oxHi-1)*2+ix0+1], s[oxLo:oxHi])
+					default:
 						for ox := oxLo; ox < oxHi; ox++ {
 							drow[ox*st+ix0] += s[ox]
 						}

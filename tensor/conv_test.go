@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -140,6 +141,13 @@ func TestConv2dReference(t *testing.T) {
 				for i := range rgw {
 					rgw[i]++
 				}
+				if cols == 256 { // and into an existing input gradient
+					x.Grad = make([]float32, len(x.Data))
+					for i := range x.Grad {
+						x.Grad[i] = 2
+						rgx[i] += 2
+					}
+				}
 				if err := g.BackwardWith(out, gy); err != nil {
 					t.Fatal(err)
 				}
@@ -254,5 +262,54 @@ func TestConv2dSteadyState(t *testing.T) {
 		} else if step == 2 && g.ArenaBytes() != bytes {
 			t.Fatalf("arena grew from %d to %d bytes", bytes, g.ArenaBytes())
 		}
+	}
+}
+
+// TestConv2dNoSteadyAlloc runs a small network of differently shaped convolutions
+// (forward and backward) for a few steps and checks that a later step allocates
+// almost nothing: work buffers come from the arena and the conv buffer pool.
+func TestConv2dNoSteadyAlloc(t *testing.T) {
+	type layer struct {
+		w    *tensor.Tensor
+		o    tensor.ConvOpts
+		grad bool
+	}
+	layers := []layer{
+		{tensor.NewParam("stem", 8, 3, 3, 3), tensor.ConvOpts{Stride: 1, Pad: 1}, false},
+		{tensor.NewParam("a", 8, 8, 3, 3), tensor.ConvOpts{Stride: 1, Pad: 1}, true},
+		{tensor.NewParam("b", 16, 8, 3, 3), tensor.ConvOpts{Stride: 2, Pad: 1}, true},
+		{tensor.NewParam("c", 16, 16, 1, 1), tensor.ConvOpts{Stride: 1, Pad: 0}, true},
+		{tensor.NewParam("d", 32, 16, 1, 1), tensor.ConvOpts{Stride: 2, Pad: 0}, true},
+		{tensor.NewParam("e", 32, 32, 3, 3), tensor.ConvOpts{Stride: 1, Pad: 1}, true},
+	}
+	for i, l := range layers {
+		copy(l.w.Data, tensortest.Rand(uint64(i+1), l.w.Numel()).Data)
+	}
+	x := tensortest.Rand(40, 6, 3, 32, 32)
+	x.SetRequiresGrad(false)
+	g := tensor.NewGraph()
+	step := func() {
+		g.Reset()
+		h := x
+		for _, l := range layers {
+			h = g.Conv2d(h, l.w, nil, l.o)
+		}
+		if err := g.BackwardWith(h, h.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		step()
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	step()
+	runtime.ReadMemStats(&m1)
+	d := m1.TotalAlloc - m0.TotalAlloc
+	t.Logf("steady step allocated %d bytes", d)
+	// Goroutines and closures cost a little per op and worker; any column or
+	// partial buffer here is over 250 KB.
+	if d > uint64(32<<10+32<<10*runtime.GOMAXPROCS(0)) {
+		t.Fatalf("steady step allocated %d bytes", d)
 	}
 }

@@ -41,15 +41,12 @@ const parityDir = "../testdata/torch/ops"
 const parityTol = 1e-4
 
 // parityTolOverride loosens the tolerance for named tensors of some ops (key: op,
-// then tensor name: "out" or "grad_<input>"). Keep each entry justified.
-var parityTolOverride = map[string]map[string]float64{
-	// Batch-norm input gradients are a difference of three terms,
-	// (g - mean(g) - xhat*mean(g*xhat)) * w/sigma, whose cancellation amplifies
-	// float32 rounding of the per-channel sums by up to |w|/sigma, relative to the
-	// largest gradient element.
-	"batchnorm":      {"grad_x": 1e-3},
-	"batchnorm_relu": {"grad_x": 1e-3},
-}
+// then tensor name: "out", "grad_<input>" or a checked extra such as
+// "running_var_after"). It is empty on purpose: scripts/gen_fixtures.py measures
+// PyTorch's own float32 kernels against the float64 references with this metric
+// and the worst case over all fixtures is 4.5e-7 (batch norm included), so 1e-4
+// leaves a 200x margin. Add an entry only with a measurement that justifies it.
+var parityTolOverride = map[string]map[string]float64{}
 
 // fixture is one loaded case with bookkeeping of which tensors the test used.
 type fixture struct {
@@ -402,7 +399,9 @@ func compareParity(t *testing.T, op, name string, shape []int, got []float32, wa
 			}
 		}
 	}
-	if limit := tol * math.Max(1, maxRef); maxErr > limit {
+	limit := tol * math.Max(1, maxRef)
+	t.Logf("%s: max |got-want| %.2g, limit %.2g", name, maxErr, limit)
+	if maxErr > limit {
 		t.Errorf("%s: max |got-want| = %.3g at index %d (got %g, want %g) exceeds %.3g = %g * max(1, %.3g)",
 			name, maxErr, at, got[at], want.F32[at], limit, tol, maxRef)
 	}

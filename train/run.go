@@ -29,6 +29,12 @@ type RunOptions struct {
 	Log      io.Writer // progress and messages (nil: discard)
 	Terminal bool      // draw a progress bar instead of periodic lines
 	Monitor  Monitor   // called every MonitorEvery steps (nil: no monitoring)
+	// NewMonitor, when Monitor is nil, builds the monitor from the opened datasets
+	// and the config (e.g. NewMonitor); it is called only when MonitorEvery > 0.
+	NewMonitor MonitorFactory
+	// OnStep, when set, is called after every completed step with the step count
+	// and loss (a hook for dashboards, early stopping via the context, and tests).
+	OnStep func(step int, loss float64)
 }
 
 // Monitor measures the model during training (collapse, k-NN); it returns the
@@ -124,6 +130,11 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Monitor == nil && o.NewMonitor != nil && cfg.MonitorEvery > 0 {
+		if o.Monitor, err = o.NewMonitor(trainSet, testSet, cfg); err != nil {
+			return nil, err
+		}
+	}
 	lr := optim.ScaledLR(cfg.LR, cfg.Batch)
 	opt := optim.NewSGD(m.ParamGroups(lr, cfg.WD, cfg.FixPredictorLR), cfg.Momentum)
 	sched := optim.Cosine{Base: lr, Total: cfg.Steps, Warmup: cfg.WarmupSteps}
@@ -211,6 +222,9 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		winImages += b.N
 		done := step + 1
 		prog.update(done, last, rate)
+		if o.OnStep != nil {
+			o.OnStep(done, last)
+		}
 		line := Metrics{Step: done, Loss: last, LR: rate, Chunk: sampler.Chunk(step)}
 		logNow := done%cfg.LogEvery == 0 || done == cfg.Steps
 		if o.Monitor != nil && cfg.MonitorEvery > 0 && (done%cfg.MonitorEvery == 0 || done == cfg.Steps) {

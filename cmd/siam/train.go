@@ -129,7 +129,7 @@ func newTrain() *cobra.Command {
 				}
 				opts.Dir = out
 			}
-			opts.Monitor = defaultMonitor()
+			opts.NewMonitor = defaultMonitor()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			sum, err := train.Run(ctx, cfg, opts)

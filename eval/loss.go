@@ -1,0 +1,142 @@
+package eval
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/siam-ssl/siam/data"
+	"github.com/siam-ssl/siam/tensor"
+)
+
+// LossModel is a self-supervised model whose two-view training loss can be
+// evaluated; *ssl.SimSiam implements it.
+type LossModel interface {
+	Loss(g *tensor.Graph, x1, x2 *tensor.Tensor) *tensor.Tensor
+	SetTraining(bool)
+}
+
+// DefaultLossSeed is the augmentation seed of the validation loss when none is
+// given, so that losses of different models are measured on the same views.
+const DefaultLossSeed = 20240611
+
+// LossOptions configures ValLoss.
+type LossOptions struct {
+	// Samples, when > 0 and below the set's size, evaluates a seeded random sample
+	// of that many images instead of the whole set.
+	Samples int
+	// Batch is the number of images per forward pass (0 means DefaultBatch).
+	// Because batch norm uses running statistics, it changes only speed (and
+	// float rounding), not the loss.
+	Batch int
+	// Seed fixes the sample and both views of every image (0 means DefaultLossSeed).
+	Seed uint64
+	// Recipe is the two-view augmentation; nil means data.RecipeFor(ds). Pass the
+	// training recipe to measure the loss the model was trained on.
+	Recipe *data.Recipe
+	// Workers augment in parallel (0: GOMAXPROCS). The views do not depend on it.
+	Workers int
+}
+
+// LossResult is the validation SimSiam loss of a model.
+type LossResult struct {
+	// Loss is the mean over images of the symmetrised negative cosine loss, from -1
+	// (the two views' predictions match perfectly) to 1.
+	Loss float64 `json:"val_loss"`
+	// Images is the number of images evaluated.
+	Images int `json:"images"`
+	// Seed is the augmentation seed used.
+	Seed uint64 `json:"seed"`
+}
+
+// ValLoss measures the model's SimSiam loss on ds (normally the validation set):
+// two random views of each image from the training augmentation recipe, drawn
+// with a fixed seed so every model sees the same views, forwarded without
+// gradients.
+//
+// The model runs in evaluation mode: every batch-norm layer (backbone, projector
+// and predictor) uses its running statistics, as the reference code computes the
+// validation loss with model.eval(). The loss is therefore a property of the model
+// and the views alone, independent of the batch size and of the order of the
+// images; the per-image losses are averaged with equal weight. (In training mode
+// the loss would use per-batch statistics and differ with the batch size.) The
+// model's mode is restored afterwards.
+func ValLoss(m LossModel, ds *data.Dataset, opts LossOptions) (*LossResult, error) {
+	if m == nil || ds == nil {
+		return nil, fmt.Errorf("eval: validation loss needs a model and a dataset")
+	}
+	if err := ds.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts
+	if o.Batch == 0 {
+		o.Batch = DefaultBatch
+	}
+	if o.Seed == 0 {
+		o.Seed = DefaultLossSeed
+	}
+	if o.Batch < 1 || o.Samples < 0 {
+		return nil, fmt.Errorf("eval: validation loss: batch %d and samples %d must be positive", o.Batch, o.Samples)
+	}
+	if ds.N == 0 {
+		return nil, fmt.Errorf("eval: validation loss: %s is empty", ds.Name)
+	}
+	recipe := data.RecipeFor(ds)
+	if o.Recipe != nil {
+		recipe = *o.Recipe
+	}
+	idx := make([]int, ds.N)
+	for i := range idx {
+		idx[i] = i
+	}
+	if o.Samples > 0 && o.Samples < ds.N {
+		idx = SampleIndices(ds.N, o.Samples, o.Seed)
+	}
+	steps := (len(idx) + o.Batch - 1) / o.Batch
+	sampler := func(s int) []int { return idx[s*o.Batch : min((s+1)*o.Batch, len(idx))] }
+	loader, err := data.NewLoader(data.LoaderConfig{Dataset: ds, Recipe: recipe, Sampler: sampler,
+		Batch: o.Batch, Steps: steps, Seed: o.Seed, Workers: o.Workers})
+	if err != nil {
+		return nil, err
+	}
+	defer loader.Close()
+	restore := evalMode(m)
+	defer restore()
+	g := tensor.NewGraph()
+	g.SetNoGrad(true)
+	var sum float64
+	for s := 0; s < steps; s++ {
+		b, err := loader.Next()
+		if err != nil {
+			return nil, fmt.Errorf("eval: validation loss batch %d: %w", s+1, err)
+		}
+		g.Reset()
+		loss := m.Loss(g, g.Input(b.X1, b.N, b.C, b.H, b.W), g.Input(b.X2, b.N, b.C, b.H, b.W))
+		if err := g.Err(); err != nil {
+			return nil, fmt.Errorf("eval: validation loss batch %d: %w", s+1, err)
+		}
+		v := float64(loss.Item())
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("eval: validation loss is %v on batch %d", v, s+1)
+		}
+		sum += v * float64(b.N)
+	}
+	return &LossResult{Loss: sum / float64(len(idx)), Images: len(idx), Seed: o.Seed}, nil
+}
+
+// SampleIndices returns k distinct indices of [0, n) drawn uniformly with a PCG
+// seeded by seed, in increasing order (all of them when k >= n). The same
+// arguments always give the same sample.
+func SampleIndices(n, k int, seed uint64) []int {
+	if k >= n {
+		k = n
+	}
+	if k <= 0 {
+		return nil
+	}
+	r := rand.New(rand.NewPCG(seed, 0x5a3b1e))
+	idx := r.Perm(n)[:k]
+	slices.Sort(idx)
+	return idx
+}
