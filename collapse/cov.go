@@ -1,10 +1,10 @@
 package collapse
 
 import (
+	"unsafe"
+
 	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/parallel"
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
 )
 
 // covBlockRows is how many rows one float32 GEMM block sums before its result is
@@ -37,7 +37,7 @@ func centreBlock[T Float, U float32 | float64](dst []U, x []T, lo, hi, d int, me
 }
 
 // covariance32 returns the d x d matrix Xc^T Xc (upper triangle filled; row-major),
-// Xc the centred matrix. Each worker takes a contiguous range of covBlockRows-row
+// Xc the centred matrix, the fast-but-rough way of MethodCovariance32. Each worker takes a contiguous range of covBlockRows-row
 // blocks: it centres a block into float32, runs float32 GEMMs over the upper panels
 // and adds the block product into its own float64 accumulator; the accumulators are
 // summed at the end. Rounding is float32 within a block, float64 across blocks.
@@ -69,23 +69,48 @@ func covariance32[T Float](x []T, n, d int, mean, invNorm []float64) []float64 {
 	return sumAccs(accs, d)
 }
 
-// covariance64 is covariance32 done entirely in float64 with gonum's Dsyrk
-// (MethodCovariance64): slower, exact to float64 rounding.
+// covGrain is the row granularity of the float64 covariance split over workers:
+// a multiple of the kernel's 128-row slab so that no worker ends on a short slab.
+const covGrain = 1024
+
+// covariance64 returns the d x d matrix Xc^T Xc (upper triangle filled; row-major),
+// Xc the centred (optionally row-normalised) matrix, with every product and sum in
+// float64: the rows are split into one contiguous range per worker, each worker
+// runs kernels.Dgram32/Dgram64 (an AVX-512 float64 SYRK that centres and converts
+// the rows while packing them) into its own accumulator, and the accumulators are
+// summed. This is MethodCovariance (the default) and MethodCovariance64.
 func covariance64[T Float](x []T, n, d int, mean, invNorm []float64) []float64 {
-	nb := (n + covBlockRows - 1) / covBlockRows
+	nb := (n + covGrain - 1) / covGrain
 	accs := make([][]float64, parallel.Workers())
 	parallel.ForWorker(nb, func(w, blo, bhi int) {
+		lo, hi := blo*covGrain, min(bhi*covGrain, n)
 		acc := make([]float64, d*d)
-		buf := make([]float64, covBlockRows*d)
-		var impl gonum.Implementation
-		for b := blo; b < bhi; b++ {
-			lo, hi := b*covBlockRows, min((b+1)*covBlockRows, n)
-			centreBlock(buf, x, lo, hi, d, mean, invNorm)
-			impl.Dsyrk(blas.Upper, blas.Trans, d, hi-lo, 1, buf, d, 1, acc, d)
+		var sc []float64
+		if invNorm != nil {
+			sc = invNorm[lo:hi]
 		}
+		gram(x[lo*d:hi*d], hi-lo, d, sc, mean, acc)
 		accs[w] = acc
 	})
 	return sumAccs(accs, d)
+}
+
+// gram adds the Gram matrix of the rows of x (scaled by sc, minus mean) into the
+// upper triangle of acc, dispatching on the underlying element type.
+func gram[T Float](x []T, rows, d int, sc, mean, acc []float64) {
+	var z T
+	switch any(z).(type) {
+	case float32:
+		kernels.Dgram32(rows, d, any(x).([]float32), d, sc, mean, acc, d)
+	case float64:
+		kernels.Dgram64(rows, d, any(x).([]float64), d, sc, mean, acc, d)
+	default: // a named type: same memory layout as its underlying float
+		if unsafe.Sizeof(z) == 4 {
+			kernels.Dgram32(rows, d, unsafe.Slice((*float32)(unsafe.Pointer(&x[0])), len(x)), d, sc, mean, acc, d)
+		} else {
+			kernels.Dgram64(rows, d, unsafe.Slice((*float64)(unsafe.Pointer(&x[0])), len(x)), d, sc, mean, acc, d)
+		}
+	}
 }
 
 // sumAccs adds the per-worker upper triangles into the first non-nil accumulator.

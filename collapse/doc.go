@@ -16,14 +16,16 @@
 //   - the per-dimension standard deviation of the L2-normalised rows (the collapse
 //     metric of the SimSiam paper: about 1/sqrt(d) when healthy, 0 when collapsed).
 //
-// The default method forms the d x d covariance X^T X: the bulk products run as
-// float32 GEMM blocks (kernels.Sgemm) on mean-centred rows, each block's result is
-// added into a float64 accumulator, and the blocks are spread over all cores; the
-// eigenvalues of the float64 matrix give sigma_i = sqrt(max(lambda_i, 0)). Leading
-// values match an SVD to ~1e-7 relative; because the covariance squares the
-// condition number and the blocks are float32, singular values below about 1e-3 *
-// sigma_1 sit at the rounding floor — use MethodCovariance64 (all float64) or
-// MethodSVD where the exact tail matters. AUC and RankMe are insensitive to it.
+// The default method forms the d x d covariance X^T X entirely in float64: an
+// AVX-512 float64 SYRK micro-kernel (kernels.Dgram32) packs slabs of rows, centring
+// (and normalising) them in float64 on the fly, and accumulates only the upper
+// triangle; the rows are split over all cores, one float64 accumulator each. The
+// eigenvalues of that matrix (Householder tridiagonalisation + dsterf) give
+// sigma_i = sqrt(max(lambda_i, 0)). Leading values match an SVD to ~1e-12
+// relative, and the tail is exact to the float64 rounding of the covariance: only
+// directions below ~1e-8*sigma_1 (exact null directions) sit at a rounding floor.
+// MethodCovariance32 keeps the older float32-block route (faster, tail floor
+// ~1e-4*sigma_1); MethodSVD takes the SVD of the centred matrix directly.
 //
 // Functions AUC, RankMe, ExplainedVariance, EffectiveRank and ParticipationRatio
 // work on a ready spectrum (for instance one loaded from the published reference).

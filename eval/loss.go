@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/siam-ssl/siam/data"
 	"github.com/siam-ssl/siam/tensor"
@@ -51,9 +53,10 @@ type LossResult struct {
 }
 
 // ValLoss measures the model's SimSiam loss on ds (normally the validation set):
-// two random views of each image from the training augmentation recipe, drawn
-// with a fixed seed so every model sees the same views, forwarded without
-// gradients.
+// two random views of each image from the training augmentation recipe, forwarded
+// without gradients. Image j's two views are drawn from a generator seeded by
+// data.SampleSeeds(seed, 0, j), so every model is measured on the same views
+// whatever the batch size, worker count or sample.
 //
 // The model runs in evaluation mode: every batch-norm layer (backbone, projector
 // and predictor) uses its running statistics, as the reference code computes the
@@ -86,6 +89,10 @@ func ValLoss(m LossModel, ds *data.Dataset, opts LossOptions) (*LossResult, erro
 	if o.Recipe != nil {
 		recipe = *o.Recipe
 	}
+	if err := recipe.Validate(ds.C); err != nil {
+		return nil, err
+	}
+	var err error
 	idx := make([]int, ds.N)
 	for i := range idx {
 		idx[i] = i
@@ -93,36 +100,70 @@ func ValLoss(m LossModel, ds *data.Dataset, opts LossOptions) (*LossResult, erro
 	if o.Samples > 0 && o.Samples < ds.N {
 		idx = SampleIndices(ds.N, o.Samples, o.Seed)
 	}
-	steps := (len(idx) + o.Batch - 1) / o.Batch
-	sampler := func(s int) []int { return idx[s*o.Batch : min((s+1)*o.Batch, len(idx))] }
-	loader, err := data.NewLoader(data.LoaderConfig{Dataset: ds, Recipe: recipe, Sampler: sampler,
-		Batch: o.Batch, Steps: steps, Seed: o.Seed, Workers: o.Workers})
-	if err != nil {
-		return nil, err
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
 	}
-	defer loader.Close()
+	augs := make([]*data.Augmenter, workers)
+	for i := range augs {
+		if augs[i], err = data.NewAugmenter(recipe, ds.C, ds.H, ds.W); err != nil {
+			return nil, err
+		}
+	}
+	c, h, w := recipe.OutShape(ds.C, ds.H, ds.W)
+	sz := augs[0].OutSize()
+	bmax := min(o.Batch, len(idx))
+	x1, x2 := make([]float32, bmax*sz), make([]float32, bmax*sz)
 	restore := evalMode(m)
 	defer restore()
 	g := tensor.NewGraph()
 	g.SetNoGrad(true)
 	var sum float64
-	for s := 0; s < steps; s++ {
-		b, err := loader.Next()
-		if err != nil {
-			return nil, fmt.Errorf("eval: validation loss batch %d: %w", s+1, err)
-		}
+	for lo := 0; lo < len(idx); lo += o.Batch {
+		batch := idx[lo:min(lo+o.Batch, len(idx))]
+		twoViews(augs, ds, batch, o.Seed, x1, x2)
+		n := len(batch)
 		g.Reset()
-		loss := m.Loss(g, g.Input(b.X1, b.N, b.C, b.H, b.W), g.Input(b.X2, b.N, b.C, b.H, b.W))
+		loss := m.Loss(g, g.Input(x1[:n*sz], n, c, h, w), g.Input(x2[:n*sz], n, c, h, w))
 		if err := g.Err(); err != nil {
-			return nil, fmt.Errorf("eval: validation loss batch %d: %w", s+1, err)
+			return nil, fmt.Errorf("eval: validation loss at image %d: %w", lo, err)
 		}
 		v := float64(loss.Item())
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("eval: validation loss is %v on batch %d", v, s+1)
+			return nil, fmt.Errorf("eval: validation loss is %v on the batch starting at image %d", v, lo)
 		}
-		sum += v * float64(b.N)
+		sum += v * float64(n)
 	}
 	return &LossResult{Loss: sum / float64(len(idx)), Images: len(idx), Seed: o.Seed}, nil
+}
+
+// twoViews writes the two random views of each image of batch (dataset indices)
+// into x1 and x2, in parallel over augs (one per goroutine). Image j's views come
+// from a generator seeded by data.SampleSeeds(seed, 0, j), so they depend only on
+// the seed and the image, not on the batch or the sample it is part of.
+func twoViews(augs []*data.Augmenter, ds *data.Dataset, batch []int, seed uint64, x1, x2 []float32) {
+	sz := augs[0].OutSize()
+	per := (len(batch) + len(augs) - 1) / len(augs)
+	var wg sync.WaitGroup
+	for wi, a := range augs {
+		lo, hi := wi*per, min((wi+1)*per, len(batch))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pcg := rand.NewPCG(0, 0)
+			rng := rand.New(pcg)
+			for i := lo; i < hi; i++ {
+				j := batch[i]
+				pcg.Seed(data.SampleSeeds(seed, 0, j))
+				a.Augment(x1[i*sz:(i+1)*sz], ds.Image(j), rng)
+				a.Augment(x2[i*sz:(i+1)*sz], ds.Image(j), rng)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // SampleIndices returns k distinct indices of [0, n) drawn uniformly with a PCG

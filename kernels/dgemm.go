@@ -84,10 +84,17 @@ func dgram[T float32 | float64](rows, d int, x []T, ldx int, scale, shift []floa
 			sc = scale[r0 : r0+kr]
 		}
 		dgramPack(kr, d, x[r0*ldx:], ldx, sc, shift, pk, ps)
+		// Column blocks of 24 (three panels); row tiles of 8 strictly above the
+		// block run the full 8x24 kernel, the three tiles that meet the diagonal
+		// start at their own panel (8x24, 8x16, 8x8), so only the 8x8 diagonal
+		// blocks do any work below the diagonal (1.6% extra at d = 512).
 		for jq := 0; jq < nq; jq += 3 {
 			nv := min(3, nq-jq)
-			for iq := 0; iq < jq+nv; iq++ {
+			for iq := 0; iq < jq; iq++ {
 				dgramKern(nv, kr, pk[iq*ps:], pk[jq*ps:], ps, acc[iq*8*dp+jq*8:], dp)
+			}
+			for iq := jq; iq < jq+nv; iq++ {
+				dgramKern(jq+nv-iq, kr, pk[iq*ps:], pk[iq*ps:], ps, acc[iq*8*dp+iq*8:], dp)
 			}
 		}
 	}

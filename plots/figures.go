@@ -265,16 +265,37 @@ func Scatter(predicted, actual []float64, labels []string, r2 float64) (*Figure,
 	f.Plot.Add(sc)
 	f.Legend.Add("model", sc)
 	if labels != nil {
-		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: pts, Labels: labels})
-		if err != nil {
-			return nil, fmt.Errorf("plots: scatter labels: %w", err)
+		// Put each label on the side of its point away from the diagonal: left of
+		// points above it, right of points below it.
+		var left, right plotter.XYLabels
+		for i, pt := range pts {
+			if pt.Y > pt.X {
+				left.XYs, left.Labels = append(left.XYs, pt), append(left.Labels, labels[i])
+			} else {
+				right.XYs, right.Labels = append(right.XYs, pt), append(right.Labels, labels[i])
+			}
 		}
-		for i := range lb.TextStyle {
-			lb.TextStyle[i].Font = fontSans(8)
-			lb.TextStyle[i].Color = color.Gray{Y: 60}
+		for _, g := range []struct {
+			xy    plotter.XYLabels
+			align draw.XAlignment
+			dx    vg.Length
+		}{{left, draw.XRight, -6}, {right, draw.XLeft, 6}} {
+			if len(g.xy.XYs) == 0 {
+				continue
+			}
+			lb, err := plotter.NewLabels(g.xy)
+			if err != nil {
+				return nil, fmt.Errorf("plots: scatter labels: %w", err)
+			}
+			for i := range lb.TextStyle {
+				lb.TextStyle[i].Font = fontSans(8)
+				lb.TextStyle[i].Color = color.Gray{Y: 60}
+				lb.TextStyle[i].XAlign = g.align
+				lb.TextStyle[i].YAlign = draw.YCenter
+			}
+			lb.Offset = vg.Point{X: g.dx}
+			f.Plot.Add(lb)
 		}
-		lb.Offset = vg.Point{X: vg.Points(5), Y: vg.Points(2)}
-		f.Plot.Add(lb)
 	}
 	return f, nil
 }

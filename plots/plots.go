@@ -80,8 +80,8 @@ func newFigure(title, xlabel, ylabel string) *Figure {
 	p.Title.TextStyle.Font = font.From(sans, 13)
 	p.Title.Padding = vg.Points(6)
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
-		a.Label.TextStyle.Font = font.From(sans, 11)
-		a.Tick.Label.Font = font.From(sans, 9)
+		a.Label.TextStyle.Font = font.From(sans, 12)
+		a.Tick.Label.Font = font.From(sans, 10)
 		a.Padding = vg.Points(2)
 	}
 	p.X.Tick.Marker = niceTicks{}
@@ -91,7 +91,7 @@ func newFigure(title, xlabel, ylabel string) *Figure {
 	grid := &grid{color: color.Gray{Y: 225}}
 	p.Add(grid)
 	l := plot.NewLegend()
-	l.TextStyle.Font = font.From(sans, 9)
+	l.TextStyle.Font = font.From(sans, 10)
 	l.Top, l.Left = true, true
 	l.ThumbnailWidth = vg.Points(18)
 	l.Padding = vg.Points(1.5)

@@ -460,6 +460,11 @@ func formatValue(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "null"
+	case string:
+		if x == "" {
+			return `""`
+		}
+		return x
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {
@@ -621,13 +626,13 @@ func (b *builder) predictorSection() (*predictorPage, string, error) {
 		s := b.sums[i]
 		var missing []string
 		if math.IsNaN(s.ValLoss) {
-			missing = append(missing, fmt.Sprintf("val_loss (no \"loss\" result in %s)", r.path(ResultsFile)))
+			missing = append(missing, "val_loss ("+r.noResult("loss")+")")
 		}
 		if math.IsNaN(s.AUC) {
-			missing = append(missing, fmt.Sprintf("AUC (no \"collapse\" result in %s, no monitored auc, no spectrum)", r.path(ResultsFile)))
+			missing = append(missing, "AUC ("+r.noResult("collapse")+", no monitored auc, no spectrum)")
 		}
 		if math.IsNaN(b.accuracyOf(i, kind)) {
-			missing = append(missing, fmt.Sprintf("%s accuracy (no %q result in %s)", kind, kind, r.path(ResultsFile)))
+			missing = append(missing, kind+" accuracy ("+r.noResult(kind)+")")
 		}
 		if len(missing) > 0 {
 			excluded = append(excluded, r.name+": missing "+strings.Join(missing, ", "))
@@ -642,6 +647,9 @@ func (b *builder) predictorSection() (*predictorPage, string, error) {
 		}
 		if required {
 			return nil, "", fmt.Errorf("report: %s", msg)
+		}
+		if len(b.runs) < 2 {
+			return nil, "", nil // nothing to compare: no note either
 		}
 		return nil, "Predictor skipped: " + msg + ".", nil
 	}
@@ -690,6 +698,14 @@ func (b *builder) predictorSection() (*predictorPage, string, error) {
 		}
 	}
 	return pp, "", nil
+}
+
+// noResult says why run r has no result of a kind.
+func (r *run) noResult(kind string) string {
+	if !r.hasResults {
+		return "no " + r.path(ResultsFile)
+	}
+	return fmt.Sprintf("no %q result in %s", kind, r.path(ResultsFile))
 }
 
 func sign(v float64) string {

@@ -43,6 +43,13 @@ func maskPos(d, y float32) float32 {
 	return math.Float32frombits(b)
 }
 
+// posMask returns d where the ReLU output y is non-zero, 0 where it is +0, with
+// integer operations only (y >= 0 is assumed; a NaN output passes its gradient).
+func posMask(d, y float32) float32 {
+	yb := int32(math.Float32bits(y))
+	return math.Float32frombits(math.Float32bits(d) & uint32((-yb)>>31))
+}
+
 // bnStats returns sum(x-k) and sum((x-k)^2) over p, shifted by k for accuracy.
 func bnStats(p []float32, k float32) (s, q float64) {
 	for len(p) > 0 {
@@ -325,23 +332,25 @@ func addReLUInto(dst, a, b []float32) {
 	}
 }
 
-// maskInto writes (acc: adds) dx = dy where y > 0, 0 elsewhere.
+// maskInto writes (acc: adds) dx = dy where y > 0, 0 elsewhere. y must be a
+// ReLU output (every value +0 or positive): the overwrite form then works on bit
+// patterns alone, dy's bits ANDed with all-ones where y's bits are non-zero.
 func maskInto(dx, dy, y []float32, acc bool) {
 	n := len(y)
 	dx, dy = dx[:n], dy[:n]
 	i := 0
-	if acc {
+	if !acc {
 		for ; i+4 <= n; i += 4 {
 			v := y[i : i+4 : i+4]
 			d := dy[i : i+4 : i+4]
 			o := dx[i : i+4 : i+4]
-			o[0] += maskPos(d[0], v[0])
-			o[1] += maskPos(d[1], v[1])
-			o[2] += maskPos(d[2], v[2])
-			o[3] += maskPos(d[3], v[3])
+			o[0] = posMask(d[0], v[0])
+			o[1] = posMask(d[1], v[1])
+			o[2] = posMask(d[2], v[2])
+			o[3] = posMask(d[3], v[3])
 		}
 		for ; i < n; i++ {
-			dx[i] += maskPos(dy[i], y[i])
+			dx[i] = posMask(dy[i], y[i])
 		}
 		return
 	}
@@ -349,12 +358,12 @@ func maskInto(dx, dy, y []float32, acc bool) {
 		v := y[i : i+4 : i+4]
 		d := dy[i : i+4 : i+4]
 		o := dx[i : i+4 : i+4]
-		o[0] = maskPos(d[0], v[0])
-		o[1] = maskPos(d[1], v[1])
-		o[2] = maskPos(d[2], v[2])
-		o[3] = maskPos(d[3], v[3])
+		o[0] += maskPos(d[0], v[0])
+		o[1] += maskPos(d[1], v[1])
+		o[2] += maskPos(d[2], v[2])
+		o[3] += maskPos(d[3], v[3])
 	}
 	for ; i < n; i++ {
-		dx[i] = maskPos(dy[i], y[i])
+		dx[i] += maskPos(dy[i], y[i])
 	}
 }

@@ -48,6 +48,9 @@ func BenchmarkConv2d(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("SIAM_CONV_COLS")); err == nil {
 		defer SetConvTargetCols(SetConvTargetCols(v)) // tuning knob
 	}
+	if v, err := strconv.Atoi(os.Getenv("SIAM_CONV_SHIFT")); err == nil {
+		defer SetConvShift(SetConvShift(v)) // 0 off, 1 auto, 2 always
+	}
 	for _, bs := range convBenchShapes {
 		cc := bs.cc
 		o := ConvOpts{Stride: cc.stride, Pad: cc.pad}

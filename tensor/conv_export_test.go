@@ -7,3 +7,11 @@ func SetConvTargetCols(n int) int {
 	convTargetCols = n
 	return old
 }
+
+// SetConvShift sets when the shifted-view lowering of stride-1 convolutions is used
+// (0 never, 1 where it pays, 2 always) and returns the previous setting.
+func SetConvShift(mode int) int {
+	old := convShift
+	convShift = mode
+	return old
+}

@@ -15,6 +15,21 @@ import (
 // large images (the GEMM writes straight into the NCHW output) and grows at 8x8 and
 // 4x4 so the GEMM's N dimension stays a few tiles wide and the weights are not
 // re-streamed for every 16-pixel image.
+//
+// Three lowerings share this machinery:
+//   - forward: out = W x col per image or group (forwardShift replaces the column
+//     matrix by strided views of a padded copy of the image for stride-1
+//     convolutions on large images);
+//   - input gradient: a stride-1 convolution's is itself a stride-1 convolution of
+//     dY with the flipped, channel-transposed kernel and runs through forward; a
+//     strided one's is dcol = W^T x dY followed by col2im (backwardData);
+//   - weight gradient: dW += dY x col^T over images, the images split across
+//     workers with per-worker partial sums (backwardWeights).
+//
+// Measured choices (GFLOP per CPU-second, see conv_bench_test.go): the weight
+// gradient with col as the transposed B operand beat col as A with dY transposed
+// (84-90 vs 64 at 64 channels 32x32, 48 vs 24 at 16 channels); per-tap views for
+// the weight gradient lost to the column matrix (47-65 vs 69-85).
 
 // convTargetCols is the column count (G*P) a lowered GEMM aims for: below it, images
 // are grouped. A variable so benchmarks and tests can vary it.
@@ -355,6 +370,10 @@ func (l *lowering) forward(src, a []float32, m int, dst []float32, accumulate bo
 	inSz := l.cin * l.hin * l.win
 	outSz := m * p
 	g := convGroup(p, l.n)
+	if g == 1 && l.shiftable() {
+		l.forwardShift(src, a, m, dst, accumulate, ep)
+		return
+	}
 	groups := (l.n + g - 1) / g
 	parallel.ForWorker(groups, func(_, lo, hi int) {
 		var col, tmp []float32
@@ -400,6 +419,97 @@ func (l *lowering) forward(src, a []float32, m int, dst []float32, accumulate bo
 				for mi := 0; mi < m; mi++ {
 					t := tmp[mi*cols+j*p : mi*cols+j*p+p]
 					o := out[mi*p : (mi+1)*p]
+					if accumulate {
+						for i, v := range t {
+							o[i] += v
+						}
+					} else {
+						ep.applyCopy(mi, o, t)
+					}
+				}
+			}
+		}
+	})
+}
+
+// convShift selects the shifted-view lowering of stride-1 convolutions: 1 where it
+// pays (the default), 0 never, 2 always (a knob for tests and benchmarks).
+var convShift = 1
+
+// shiftable reports whether forwardShift suits this convolution: stride 1, not a
+// plain 1x1, and padded rows at most 1/16 wider than output rows (the wasted
+// columns), or 1/8 with at most 64 input channels, where the column matrix it saves
+// costs most relative to the GEMM. For 3x3 "same" convolutions that is 32x32, and
+// 16x16 up to 64 channels (measured: +10-20% at 16 and 32 channels, +8% at 64
+// channels 32x32, neutral at 128 channels 16x16). Below 16 input channels (the
+// stem) the per-tap GEMMs are too shallow: 30% slower than the column matrix.
+func (l *lowering) shiftable() bool {
+	if convShift == 0 || l.stride != 1 || l.identity() {
+		return false
+	}
+	if convShift == 2 {
+		return true
+	}
+	wp := l.win + 2*l.padW
+	return l.cin >= 16 && (wp*16 <= l.wo*17 || (wp*8 <= l.wo*9 && l.cin <= 64))
+}
+
+// forwardShift is forward for stride-1 convolutions without a column matrix. Each
+// image is copied once into a zero-bordered buffer xp [cin, Hp, Wp]; then for each
+// kernel tap (ky,kx) the matrix X_tap[c, q] = xp[c, q + ky*Wp + kx] is a plain
+// strided view of xp (row stride Hp*Wp), and the output over "wide" rows of Wp
+// columns is the sum over taps of W_tap[m, cin] x X_tap[cin, Ho*Wp]: R*S GEMMs
+// accumulating into one staging buffer, whose first Wo columns of each row are the
+// result (the others read across the row end and are dropped). This replaces
+// writing and re-reading a 9x larger column matrix by a 1x copy; the GEMM packs the
+// views directly.
+func (l *lowering) forwardShift(src, a []float32, m int, dst []float32, accumulate bool, ep *convEpilogue) {
+	p, kd, rs := l.pix(), l.kdim(), l.r*l.s
+	cin, hin, win := l.cin, l.hin, l.win
+	hp, wp := hin+2*l.padH, win+2*l.padW
+	plane := hp * wp
+	nw := l.ho * wp // wide output columns
+	inSz := cin * hin * win
+	outSz := m * p
+	// Per-tap weights: wr[t][mi][c] = a[mi][c*rs+t].
+	wr := convPool.get(rs * m * cin)
+	defer convPool.put(wr)
+	for mi := 0; mi < m; mi++ {
+		for c := 0; c < cin; c++ {
+			for t, v := range a[mi*kd+c*rs : mi*kd+(c+1)*rs] {
+				wr[(t*m+mi)*cin+c] = v
+			}
+		}
+	}
+	parallel.ForWorker(l.n, func(_, lo, hi int) {
+		// The tail of S-1 floats is read only by the dropped columns of the last
+		// channel.
+		xp := convPool.get(cin*plane + l.s - 1)
+		defer convPool.put(xp)
+		clear(xp) // borders stay zero: only interiors are written below
+		tmp := convPool.get(m * nw)
+		defer convPool.put(tmp)
+		for n := lo; n < hi; n++ {
+			img := src[n*inSz : (n+1)*inSz]
+			for c := 0; c < cin; c++ {
+				for y := 0; y < hin; y++ {
+					o := c*plane + (y+l.padH)*wp + l.padW
+					copy(xp[o:o+win], img[(c*hin+y)*win:(c*hin+y+1)*win])
+				}
+			}
+			for t := 0; t < rs; t++ {
+				off := (t/l.s)*wp + t%l.s
+				beta := float32(1)
+				if t == 0 {
+					beta = 0
+				}
+				kernels.Sgemm(false, false, m, nw, cin, 1, wr[t*m*cin:], cin, xp[off:], plane, beta, tmp, nw)
+			}
+			out := dst[n*outSz : (n+1)*outSz]
+			for mi := 0; mi < m; mi++ {
+				for oy := 0; oy < l.ho; oy++ {
+					t := tmp[mi*nw+oy*wp : mi*nw+oy*wp+l.wo]
+					o := out[mi*p+oy*l.wo : mi*p+(oy+1)*l.wo]
 					if accumulate {
 						for i, v := range t {
 							o[i] += v

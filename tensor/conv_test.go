@@ -35,6 +35,10 @@ var convCases = []convCase{
 	{2, 2, 7, 6, 3, 2, 2, 3, 1, true},   // even kernel, stride 3
 	{3, 5, 4, 4, 6, 3, 3, 1, 1, false},  // small images: grouped GEMMs
 	{2, 2, 3, 3, 3, 3, 3, 2, 1, true},   // 2x2 output
+	{2, 3, 5, 20, 4, 3, 3, 1, 1, true},  // wide rows: shifted-view lowering by default
+	{2, 2, 6, 40, 3, 5, 5, 1, 2, false}, // 5x5, shifted view
+	{3, 2, 4, 30, 3, 3, 3, 1, 0, true},  // valid 3x3, shifted view
+	{2, 3, 4, 24, 2, 3, 1, 1, 1, false}, // 3x1 kernel, padding, shifted view
 }
 
 // refConv is the direct convolution in float64, with its gradients for the output
@@ -111,10 +115,12 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 // TestConv2dReference checks forward and all three gradients against the direct
 // convolution for every case, with image grouping off, default and forced.
 func TestConv2dReference(t *testing.T) {
-	for _, cols := range []int{1, 256, 1 << 20} {
+	for _, mode := range []struct{ cols, shift int }{{1, 0}, {1, 2}, {256, 1}, {1 << 20, 1}, {1 << 20, 0}} {
+		cols := mode.cols
 		old := tensor.SetConvTargetCols(cols)
+		oldShift := tensor.SetConvShift(mode.shift)
 		for _, cc := range convCases {
-			t.Run(fmt.Sprintf("cols%d/%v", cols, cc), func(t *testing.T) {
+			t.Run(fmt.Sprintf("cols%d_shift%d/%v", cols, mode.shift, cc), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(cc.n*1000+cc.c*100+cc.r), 3))
 				x := tensortest.Rand(1, cc.n, cc.c, cc.h, cc.w)
 				w := tensor.NewParam("w", cc.k, cc.c, cc.r, cc.s)
@@ -159,6 +165,7 @@ func TestConv2dReference(t *testing.T) {
 			})
 		}
 		tensor.SetConvTargetCols(old)
+		tensor.SetConvShift(oldShift)
 	}
 }
 
@@ -311,5 +318,26 @@ func TestConv2dNoSteadyAlloc(t *testing.T) {
 	// partial buffer here is over 250 KB.
 	if d > uint64(32<<10+32<<10*runtime.GOMAXPROCS(0)) {
 		t.Fatalf("steady step allocated %d bytes", d)
+	}
+}
+
+// TestConv2dBiasOnlyGrad covers a frozen weight with a trainable bias.
+func TestConv2dBiasOnlyGrad(t *testing.T) {
+	cc := convCase{3, 2, 5, 5, 4, 3, 3, 1, 1, true}
+	x := tensortest.Rand(31, cc.n, cc.c, cc.h, cc.w)
+	w := tensortest.Rand(32, cc.k, cc.c, cc.r, cc.s)
+	w.SetRequiresGrad(false)
+	b := tensor.NewParam("b", cc.k)
+	g := tensor.NewGraph()
+	out := g.Conv2d(x, w, b, tensor.ConvOpts{Stride: 1, Pad: 1})
+	gy := tensortest.Rand(33, out.Numel()).Data
+	if err := g.BackwardWith(out, gy); err != nil {
+		t.Fatal(err)
+	}
+	_, rgx, _, rgb := refConv(cc, x.Data, w.Data, b.Data, gy)
+	closeTo(t, "gb", b.Grad, rgb, 1e-5)
+	closeTo(t, "gx", x.Grad, rgx, 1e-5)
+	if w.Grad != nil {
+		t.Fatal("frozen weight got a gradient")
 	}
 }

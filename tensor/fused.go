@@ -42,7 +42,7 @@ func (g *Graph) AddReLU(a, b *Tensor) *Tensor {
 				oa = oa[:len(y)]
 				dy = dy[:len(y)]
 				for i, v := range y {
-					d := maskPos(dy[i], v)
+					d := posMask(dy[i], v)
 					oa[i] = d
 					ob[i] = d
 				}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -25,11 +26,23 @@ func printJSON(v any) error {
 
 func newBenchTrain() *cobra.Command {
 	var c train.BenchConfig
+	var profile string
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Time SimSiam training steps of the torch_simsiam.py model on random input",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if profile != "" {
+				f, err := os.Create(profile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			r, err := train.BenchStep(c)
 			if err != nil {
 				return err
@@ -44,5 +57,6 @@ func newBenchTrain() *cobra.Command {
 	f.IntVar(&c.Batch, "batch", 128, "batch size (images; each has two views)")
 	f.IntVar(&c.Steps, "steps", 10, "timed steps (median reported)")
 	f.IntVar(&c.Warmup, "warmup", 3, "untimed warm-up steps")
+	f.StringVar(&profile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	return cmd
 }
