@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultBatch is the batch size of feature extraction when none is given.
-const DefaultBatch = 256
+const DefaultBatch = 128
 
 // Representer is a model whose backbone features can be extracted: Represent maps
 // a batch of images x [N,C,H,W] to features [N,d] (after global pooling), and

@@ -13,18 +13,6 @@ import "math"
 // flushed into float64, so the statistics stay accurate for large planes.
 const bnChunk = 1024
 
-// gradOut returns t's gradient buffer for a backward closure and whether the
-// closure must overwrite it (true: the buffer is new and uninitialised, every
-// element has to be written) rather than accumulate into it. It is GradOf without
-// the clearing pass, for kernels that write every element anyway.
-func (g *Graph) gradOut(t *Tensor) ([]float32, bool) {
-	if t.Grad == nil {
-		t.Grad = g.arena.get(len(t.Data))
-		return t.Grad, true
-	}
-	return t.Grad, false
-}
-
 // reluBits is max(v, 0) through the sign bit (negative values and -0 become +0).
 func reluBits(v float32) float32 {
 	b := math.Float32bits(v)

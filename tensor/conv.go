@@ -94,15 +94,15 @@ func (g *Graph) conv2dBackward(l lowering, x, w, b, out *Tensor) {
 		return
 	}
 	rs := l.r * l.s
+	// A gradient buffer that does not exist yet is taken uninitialised from the
+	// arena and written (or cleared image by image) rather than cleared whole and
+	// then accumulated into: one pass over dX instead of three.
+	fresh := x.Grad == nil
+	if fresh {
+		x.Grad = g.Scratch(len(x.Data))
+	}
+	gx := x.Grad
 	if l.stride == 1 && l.padH <= l.r-1 && l.padW <= l.s-1 {
-		// The transposed convolution writes every element of dX, so a gradient
-		// buffer that does not exist yet is written (beta 0) rather than cleared and
-		// accumulated into: one pass over dX instead of three.
-		fresh := x.Grad == nil
-		if fresh {
-			x.Grad = g.Scratch(len(x.Data))
-		}
-		gx := x.Grad
 		// dX = dY convolved with the flipped, channel-transposed kernel: a stride-1
 		// convolution with padding R-1-pad, run through the same lowered GEMM.
 		wt := g.Scratch(len(w.Data))
@@ -121,10 +121,9 @@ func (g *Graph) conv2dBackward(l lowering, x, w, b, out *Tensor) {
 		t.forward(dy, wt, c, gx, !fresh, nil)
 		return
 	}
-	gx := g.GradOf(x)
 	at := g.Scratch(len(w.Data))
 	transpose(w.Data, k, kd, at, k)
-	l.backwardData(dy, at, k, gx)
+	l.backwardData(dy, at, k, gx, fresh)
 }
 
 // convBiasGrad adds to gb [k] the sum of dy [n,k,p] over images and pixels.

@@ -526,8 +526,9 @@ func (l *lowering) forwardShift(src, a []float32, m int, dst []float32, accumula
 // backwardData adds to gsrc [n, cin, hin, win] the gradient of the lowered
 // convolution through the column matrix: dcol = A^T x dY, then col2im. at is A^T
 // [kdim, m]. Used for strided convolutions; stride-1 ones run as a transposed
-// convolution through forward instead.
-func (l *lowering) backwardData(dy, at []float32, m int, gsrc []float32) {
+// convolution through forward instead. When fresh is set gsrc holds garbage and is
+// cleared image by image just before its scatter, while it is in cache.
+func (l *lowering) backwardData(dy, at []float32, m int, gsrc []float32, fresh bool) {
 	p, kd := l.pix(), l.kdim()
 	inSz := l.cin * l.hin * l.win
 	outSz := m * p
@@ -557,7 +558,11 @@ func (l *lowering) backwardData(dy, at []float32, m int, gsrc []float32) {
 			}
 			kernels.Sgemm(false, false, kd, cols, m, 1, at, m, b, cols, 0, dcol, cols)
 			for j := 0; j < gn; j++ {
-				l.col2im(dcol[j*p:], cols, gsrc[(n0+j)*inSz:(n0+j+1)*inSz])
+				img := gsrc[(n0+j)*inSz : (n0+j+1)*inSz]
+				if fresh {
+					clear(img)
+				}
+				l.col2im(dcol[j*p:], cols, img)
 			}
 		}
 	})

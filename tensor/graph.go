@@ -11,6 +11,7 @@ import (
 // used by one goroutine at a time; ops parallelise internally.
 type Graph struct {
 	tape   []tapeEntry
+	graded []*Tensor // tensors whose Grad came from the arena, cleared at Reset
 	arena  arena
 	noGrad bool
 	err    error
@@ -44,6 +45,11 @@ func (g *Graph) Reset() {
 	clear(g.tape)
 	g.tape = g.tape[:0]
 	g.err = nil
+	for i, t := range g.graded {
+		t.Grad = nil
+		g.graded[i] = nil
+	}
+	g.graded = g.graded[:0]
 	g.arena.reset()
 }
 
@@ -86,11 +92,24 @@ func (g *Graph) Scratch(n int) []float32 { return g.arena.get(n) }
 // use (parameters keep their persistent heap buffer). Backward closures accumulate
 // into it with +=.
 func (g *Graph) GradOf(t *Tensor) []float32 {
-	if t.Grad == nil {
-		t.Grad = g.arena.get(len(t.Data))
+	b, _ := g.gradBuf(t, true)
+	return b
+}
+
+// gradOut is GradOf for kernels that overwrite every element when the buffer is
+// fresh (reported by the bool), saving the clearing pass; otherwise they add.
+func (g *Graph) gradOut(t *Tensor) ([]float32, bool) { return g.gradBuf(t, false) }
+
+func (g *Graph) gradBuf(t *Tensor, zero bool) ([]float32, bool) {
+	if t.Grad != nil {
+		return t.Grad, false
+	}
+	t.Grad = g.arena.get(len(t.Data))
+	if zero {
 		clear(t.Grad)
 	}
-	return t.Grad
+	g.graded = append(g.graded, t)
+	return t.Grad, true
 }
 
 // Record registers back as the gradient step of out when recording is on and any
