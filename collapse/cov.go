@@ -1,6 +1,7 @@
 package collapse
 
 import (
+	"math"
 	"unsafe"
 
 	"github.com/siam-ssl/siam/kernels"
@@ -132,4 +133,88 @@ func sumAccs(accs [][]float64, d int) []float64 {
 		}
 	}
 	return out
+}
+
+// shiftSample is how many rows (evenly strided) estimate the provisional column
+// mean that covarianceFused subtracts before the exact centring correction.
+const shiftSample = 1024
+
+// covarianceFused is covariance64 and rowStats in one read of a float32 matrix
+// (kernels.Dgram32Stats): the rows are shifted by c, the column mean of an evenly
+// strided sample of rows, and the exact centring follows from the column sums S of
+// the shifted rows: Xc^T Xc = Y^T Y - S S^T / n, mean = c + S/n. Because c is
+// already close to the mean, the correction is small and loses no accuracy in
+// float64. It returns ok = false when x holds a NaN or Inf (the caller reruns
+// rowStats for the error that names the row).
+func covarianceFused(x []float32, n, d int, normalize bool) (cov []float64, st *stats, ok bool) {
+	shift := make([]float64, d)
+	ns := min(n, shiftSample)
+	for s := range ns {
+		row := x[(s*n/ns)*d : (s*n/ns+1)*d]
+		sc := 1.0
+		if normalize {
+			var ss float64
+			for _, v := range row {
+				ss += float64(v) * float64(v)
+			}
+			sc = 1 / math.Max(math.Sqrt(ss), normEps)
+		}
+		for j, v := range row {
+			shift[j] += float64(v) * sc
+		}
+	}
+	for j := range shift {
+		shift[j] /= float64(ns)
+	}
+	nb := (n + covGrain - 1) / covGrain
+	w := parallel.Workers()
+	accs := make([][]float64, w)
+	sts := make([]*kernels.DgramStats, w)
+	parallel.ForWorker(nb, func(wk, blo, bhi int) {
+		lo, hi := blo*covGrain, min(bhi*covGrain, n)
+		acc := make([]float64, d*d)
+		s := &kernels.DgramStats{Sum: make([]float64, d), S1: make([]float64, d), S2: make([]float64, d)}
+		kernels.Dgram32Stats(hi-lo, d, x[lo*d:hi*d], d, normalize, shift, acc, d, s)
+		accs[wk], sts[wk] = acc, s
+	})
+	cov = sumAccs(accs, d)
+	sum, s1, s2 := make([]float64, d), make([]float64, d), make([]float64, d)
+	for _, s := range sts {
+		if s == nil {
+			continue
+		}
+		for j := range d {
+			sum[j] += s.Sum[j]
+			s1[j] += s.S1[j]
+			s2[j] += s.S2[j]
+		}
+	}
+	for j := range d {
+		if math.IsNaN(s1[j]) || math.IsInf(s1[j], 0) || math.IsNaN(sum[j]) || math.IsInf(sum[j], 0) {
+			return nil, nil, false
+		}
+	}
+	fn := float64(n)
+	st = &stats{mean: make([]float64, d), dimStd: make([]float64, d)}
+	for i := range d {
+		st.mean[i] = shift[i] + sum[i]/fn
+		m1 := s1[i] / fn
+		st.dimStd[i] = math.Sqrt(math.Max((s2[i]-fn*m1*m1)/(fn-1), 0))
+		si := sum[i] / fn
+		row := cov[i*d+i : (i+1)*d]
+		for j := range row {
+			row[j] -= si * sum[i+j]
+		}
+	}
+	return cov, st, true
+}
+
+// asFloat32 returns x as a []float32 when its element type is float32 or a named
+// type over it (same memory layout), else nil.
+func asFloat32[T Float](x []T) []float32 {
+	var z T
+	if unsafe.Sizeof(z) != 4 || len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&x[0])), len(x))
 }

@@ -135,17 +135,31 @@ func Spectrum[T Float](x []T, n, d int, opts Options) (*Result, error) {
 	case len(x) != n*d:
 		return nil, fmt.Errorf("%w: len(x) = %d, want n*d = %d*%d = %d", ErrShape, len(x), n, d, n*d)
 	}
-	st, err := rowStats(x, n, d, opts.NormalizeRows)
-	if err != nil {
+	var (
+		st  *stats
+		cov []float64
+		err error
+	)
+	fast := opts.Method == MethodCovariance || opts.Method == MethodCovariance64
+	if x32 := asFloat32(x); fast && x32 != nil {
+		// float32 features: statistics and covariance in one read of x.
+		var ok bool
+		cov, st, ok = covarianceFused(x32, n, d, opts.NormalizeRows)
+		if !ok {
+			if _, err := rowStats(x, n, d, opts.NormalizeRows); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: non-finite covariance", ErrNonFinite)
+		}
+	} else if st, err = rowStats(x, n, d, opts.NormalizeRows); err != nil {
 		return nil, err
 	}
 	var sigma []float64
 	switch opts.Method {
 	case MethodCovariance, MethodCovariance64, MethodCovariance32:
-		var cov []float64
 		if opts.Method == MethodCovariance32 {
 			cov = covariance32(x, n, d, st.mean, st.invNorm)
-		} else {
+		} else if cov == nil {
 			cov = covariance64(x, n, d, st.mean, st.invNorm)
 		}
 		lam, err := symEigenvalues(cov, d)

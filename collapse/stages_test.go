@@ -2,12 +2,29 @@ package collapse
 
 import (
 	"testing"
+	"time"
 )
+
+// timed runs f b.N times and also reports CPU milliseconds per op (all threads):
+// on a shared host the wall time is inflated by other processes, the CPU time
+// much less so. For a stage that keeps both cores busy, idle wall ~ cpu-ms / 2.
+func timed(b *testing.B, f func()) {
+	b.Helper()
+	c0 := cpuNow()
+	b.ResetTimer()
+	for range b.N {
+		f()
+	}
+	b.StopTimer()
+	if c := cpuNow() - c0; c > 0 {
+		b.ReportMetric(float64(c)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	}
+}
 
 // BenchmarkSpectrumStages times each stage of Spectrum on the BenchSpectrum input
 // (50000 x 512 float32): the statistics pass, the float64 covariance (default),
 // the float32-block covariance (MethodCovariance32), the eigenvalues of the 512 x 512
-// matrix, and the whole call.
+// matrix (tridiagonalisation alone, then with dsterf), and the whole call.
 //
 //	go test -run '^$' -bench SpectrumStages -count 5 ./collapse/
 func BenchmarkSpectrumStages(b *testing.B) {
@@ -18,35 +35,29 @@ func BenchmarkSpectrumStages(b *testing.B) {
 		b.Fatal(err)
 	}
 	cov := covariance64(x, n, d, st.mean, nil)
-	b.Run("stats", func(b *testing.B) {
-		for range b.N {
-			_, _ = rowStats(x, n, d, false)
-		}
-	})
-	b.Run("cov64", func(b *testing.B) {
-		for range b.N {
-			covariance64(x, n, d, st.mean, nil)
-		}
-	})
-	b.Run("cov32", func(b *testing.B) {
-		for range b.N {
-			covariance32(x, n, d, st.mean, nil)
-		}
+	a := make([]float64, d*d)
+	b.Run("stats", func(b *testing.B) { timed(b, func() { _, _ = rowStats(x, n, d, false) }) })
+	b.Run("cov64", func(b *testing.B) { timed(b, func() { covariance64(x, n, d, st.mean, nil) }) })
+	b.Run("cov32", func(b *testing.B) { timed(b, func() { covariance32(x, n, d, st.mean, nil) }) })
+	b.Run("tridiag", func(b *testing.B) {
+		timed(b, func() {
+			copy(a, cov)
+			tridiagonalize(a, d)
+		})
 	})
 	b.Run("eig", func(b *testing.B) {
-		a := make([]float64, d*d)
-		for range b.N {
+		timed(b, func() {
 			copy(a, cov)
 			if _, err := symEigenvalues(a, d); err != nil {
 				b.Fatal(err)
 			}
-		}
+		})
 	})
 	b.Run("total", func(b *testing.B) {
-		for range b.N {
+		timed(b, func() {
 			if _, err := Spectrum(x, n, d, Options{}); err != nil {
 				b.Fatal(err)
 			}
-		}
+		})
 	})
 }

@@ -11,9 +11,9 @@ import (
 // streams its 8-wide A panel from L2 while its B panels (24 KiB) sit in L1.
 var dgramKC = 128
 
-// dgramWS is one call's float64 workspace: the packed slab, the padded dp x dp
-// accumulator and a zero shift vector.
-type dgramWS struct{ p, c, zero []float64 }
+// dgramWS is one call's float64 workspace: the packed slab and the padded dp x dp
+// accumulator.
+type dgramWS struct{ p, c []float64 }
 
 var dgramPool = sync.Pool{New: func() any { return new(dgramWS) }}
 
@@ -62,6 +62,23 @@ func dgram[T float32 | float64](rows, d int, x []T, ldx int, scale, shift []floa
 	case shift != nil && len(shift) < d:
 		panic("kernels: Dgram shift shorter than d")
 	}
+	if shift == nil {
+		shift = make([]float64, d)
+	}
+	dgramRun(rows, d, c, ldc, func(r0, kr, ps int, pk []float64) {
+		var sc []float64
+		if scale != nil {
+			sc = scale[r0 : r0+kr]
+		}
+		dgramPack(kr, d, x[r0*ldx:], ldx, sc, shift, pk, ps)
+	})
+}
+
+// dgramRun is the slab loop shared by the Dgram functions: for each slab of up to
+// dgramKC rows it calls pack(r0, kr, ps, pk) to fill the packed panels (panel q at
+// pk[q*ps:], ps = 8*kr), runs the micro-kernels over the upper triangle of a
+// padded accumulator, and finally adds that triangle into c.
+func dgramRun(rows, d int, c []float64, ldc int, pack func(r0, kr, ps int, pk []float64)) {
 	dp := (d + 7) &^ 7
 	nq := dp / 8
 	kc := dgramKC
@@ -70,20 +87,11 @@ func dgram[T float32 | float64](rows, d int, x []T, ldx int, scale, shift []floa
 	ws.c = growF64(ws.c, dp*dp)
 	clear(ws.c)
 	ws.p = growF64(ws.p, dp*min(kc, rows))
-	if shift == nil {
-		ws.zero = growF64(ws.zero, dp)
-		clear(ws.zero)
-		shift = ws.zero
-	}
 	acc, pk := ws.c, ws.p
 	for r0 := 0; r0 < rows; r0 += kc {
 		kr := min(kc, rows-r0)
-		ps := kr * 8 // panel stride: panel q of this slab is pk[q*ps : (q+1)*ps]
-		var sc []float64
-		if scale != nil {
-			sc = scale[r0 : r0+kr]
-		}
-		dgramPack(kr, d, x[r0*ldx:], ldx, sc, shift, pk, ps)
+		ps := kr * 8
+		pack(r0, kr, ps, pk)
 		// Column blocks of 24 (three panels); row tiles of 8 strictly above the
 		// block run the full 8x24 kernel, the three tiles that meet the diagonal
 		// start at their own panel (8x24, 8x16, 8x8), so only the 8x8 diagonal

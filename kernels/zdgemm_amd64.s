@@ -754,6 +754,100 @@ done:
 	VZEROUPPER
 	RET
 
+// func dgramPackStats32(rows int, d8 int, x *float32, ldx int, normalize int, shift *float64, dst *float64, ps int, sums *float64)
+// Requires: AVX, AVX512F
+TEXT ·dgramPackStats32(SB), NOSPLIT, $8-72
+	MOVQ         rows+0(FP), AX
+	MOVQ         d8+8(FP), CX
+	MOVQ         x+16(FP), DX
+	MOVQ         ldx+24(FP), BX
+	MOVQ         normalize+32(FP), SI
+	MOVQ         shift+40(FP), DI
+	MOVQ         dst+48(FP), R8
+	MOVQ         ps+56(FP), R9
+	MOVQ         sums+64(FP), R10
+	SHLQ         $0x02, BX
+	SHLQ         $0x03, R9
+	MOVQ         CX, R11
+	SHLQ         $0x06, R11
+	MOVQ         $0x3d719799812dea11, R12
+	VMOVQ        R12, X28
+	MOVQ         $0x3ff0000000000000, R12
+	VMOVQ        R12, X27
+	VBROADCASTSD X27, Z29
+	TESTQ        AX, AX
+	JZ           done
+
+row:
+	VPXORQ Z8, Z8, Z8
+	VPXORQ Z9, Z9, Z9
+	MOVQ   DX, R12
+	MOVQ   CX, BP
+
+sq:
+	VCVTPS2PD   (R12), Z0
+	VFMADD231PD Z0, Z0, Z8
+	ADDQ        $0x20, R12
+	DECQ        BP
+	JZ          sqdone
+	VCVTPS2PD   (R12), Z1
+	VFMADD231PD Z1, Z1, Z9
+	ADDQ        $0x20, R12
+	DECQ        BP
+	JNZ         sq
+
+sqdone:
+	VADDPD        Z9, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y9
+	VADDPD        Y9, Y8, Y8
+	VEXTRACTF128  $0x01, Y8, X9
+	VADDPD        X9, X8, X8
+	VPERMILPD     $0x01, X8, X9
+	VADDSD        X9, X8, X8
+	VSQRTSD       X8, X8, X8
+	VMAXSD        X28, X8, X8
+	VDIVSD        X8, X27, X8
+	VBROADCASTSD  X8, Z30
+	VMOVAPD       Z29, Z31
+	TESTQ         SI, SI
+	JZ            scaled
+	VMOVAPD       Z30, Z31
+
+scaled:
+	MOVQ DX, R12
+	MOVQ DI, R13
+	MOVQ R8, R14
+	MOVQ R10, R15
+	MOVQ CX, BP
+
+col:
+	VCVTPS2PD   (R12), Z0
+	VMOVUPD     (R13), Z1
+	VFMSUB231PD Z31, Z0, Z1
+	VMOVUPD     Z1, (R14)
+	VADDPD      (R15), Z1, Z1
+	VMOVUPD     Z1, (R15)
+	VMULPD      Z30, Z0, Z2
+	VADDPD      (R15)(R11*1), Z2, Z3
+	VMOVUPD     Z3, (R15)(R11*1)
+	VMOVUPD     (R15)(R11*2), Z4
+	VFMADD231PD Z2, Z2, Z4
+	VMOVUPD     Z4, (R15)(R11*2)
+	ADDQ        $0x20, R12
+	ADDQ        $0x40, R13
+	ADDQ        R9, R14
+	ADDQ        $0x40, R15
+	DECQ        BP
+	JNZ         col
+	ADDQ        BX, DX
+	ADDQ        $0x40, R8
+	DECQ        AX
+	JNZ         row
+
+done:
+	VZEROUPPER
+	RET
+
 // func filterGT512(n int, x *float32, thr float32, base int32, idx *int32) int
 // Requires: AVX, AVX512F, POPCNT
 TEXT ·filterGT512(SB), NOSPLIT, $0-40
@@ -762,7 +856,8 @@ TEXT ·filterGT512(SB), NOSPLIT, $0-40
 	MOVQ         idx+24(FP), DX
 	MOVQ         DX, BX
 	VBROADCASTSS thr+16(FP), Z31
-	VPBROADCASTD base+20(FP), Z30
+	MOVL         base+20(FP), SI
+	VPBROADCASTD SI, Z30
 	MOVL         $0x00000010, SI
 	VPBROADCASTD SI, Z28
 	VPMOVZXBD    iota16<>+0(SB), Z29
@@ -856,3 +951,196 @@ DATA iota16<>+13(SB)/1, $0x0d
 DATA iota16<>+14(SB)/1, $0x0e
 DATA iota16<>+15(SB)/1, $0x0f
 GLOBL iota16<>(SB), RODATA|NOPTR, $16
+
+// func drank2dot512(n int, r *float64, v *float64, w *float64, a float64, b float64, u *float64) float64
+// Requires: AVX, AVX512F, SSE2
+TEXT ·drank2dot512(SB), NOSPLIT, $0-64
+	MOVQ         n+0(FP), AX
+	MOVQ         r+8(FP), CX
+	MOVQ         v+16(FP), DX
+	MOVQ         w+24(FP), BX
+	MOVQ         u+48(FP), SI
+	VBROADCASTSD a+32(FP), Z30
+	VBROADCASTSD b+40(FP), Z31
+	VPXORQ       Z0, Z0, Z0
+	VPXORQ       Z1, Z1, Z1
+	VPXORQ       Z2, Z2, Z2
+	VPXORQ       Z3, Z3, Z3
+
+loop32:
+	CMPQ         AX, $0x20
+	JL           loop8
+	VMOVUPD      (CX), Z4
+	VFNMADD231PD (BX), Z30, Z4
+	VFNMADD231PD (DX), Z31, Z4
+	VMOVUPD      Z4, (CX)
+	VFMADD231PD  (SI), Z4, Z0
+	VMOVUPD      64(CX), Z5
+	VFNMADD231PD 64(BX), Z30, Z5
+	VFNMADD231PD 64(DX), Z31, Z5
+	VMOVUPD      Z5, 64(CX)
+	VFMADD231PD  64(SI), Z5, Z1
+	VMOVUPD      128(CX), Z6
+	VFNMADD231PD 128(BX), Z30, Z6
+	VFNMADD231PD 128(DX), Z31, Z6
+	VMOVUPD      Z6, 128(CX)
+	VFMADD231PD  128(SI), Z6, Z2
+	VMOVUPD      192(CX), Z7
+	VFNMADD231PD 192(BX), Z30, Z7
+	VFNMADD231PD 192(DX), Z31, Z7
+	VMOVUPD      Z7, 192(CX)
+	VFMADD231PD  192(SI), Z7, Z3
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000100, DX
+	ADDQ         $0x00000100, BX
+	ADDQ         $0x00000100, SI
+	SUBQ         $0x20, AX
+	JMP          loop32
+
+loop8:
+	CMPQ         AX, $0x08
+	JL           done
+	VMOVUPD      (CX), Z4
+	VFNMADD231PD (BX), Z30, Z4
+	VFNMADD231PD (DX), Z31, Z4
+	VMOVUPD      Z4, (CX)
+	VFMADD231PD  (SI), Z4, Z0
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x00000040, DX
+	ADDQ         $0x00000040, BX
+	ADDQ         $0x00000040, SI
+	SUBQ         $0x08, AX
+	JMP          loop8
+
+done:
+	VADDPD        Z1, Z0, Z0
+	VADDPD        Z3, Z2, Z2
+	VADDPD        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+56(FP)
+	VZEROUPPER
+	RET
+
+// func drank2symv512(n int, head int, r *float64, vp *float64, wp *float64, a float64, b float64, v *float64, vi float64, p *float64) float64
+// Requires: AVX, AVX512F, SSE2
+TEXT ·drank2symv512(SB), NOSPLIT, $0-88
+	MOVQ         n+0(FP), AX
+	MOVQ         head+8(FP), DX
+	MOVQ         r+16(FP), BX
+	MOVQ         vp+24(FP), SI
+	MOVQ         wp+32(FP), DI
+	MOVQ         v+56(FP), R8
+	MOVQ         p+72(FP), R9
+	VBROADCASTSD a+40(FP), Z29
+	VBROADCASTSD b+48(FP), Z30
+	VBROADCASTSD vi+64(FP), Z31
+	VPXORQ       Z0, Z0, Z0
+	VPXORQ       Z1, Z1, Z1
+	VPXORQ       Z2, Z2, Z2
+	VPXORQ       Z3, Z3, Z3
+	TESTQ        DX, DX
+	JZ           loop32
+	MOVQ         $0x0000000000000001, R10
+	MOVQ         DX, CX
+	SHLQ         CL, R10
+	DECQ         R10
+	KMOVW        R10, K1
+	VMOVUPD.Z    (BX), K1, Z4
+	VMOVUPD.Z    (R9), K1, Z8
+	VMOVUPD.Z    (DI), K1, Z12
+	VMOVUPD.Z    (SI), K1, Z13
+	VMOVUPD.Z    (R8), K1, Z14
+	VFNMADD231PD Z12, Z29, Z4
+	VFNMADD231PD Z13, Z30, Z4
+	VMOVUPD      Z4, K1, (BX)
+	VFMADD231PD  Z14, Z4, Z0
+	VFMADD231PD  Z4, Z31, Z8
+	VMOVUPD      Z8, K1, (R9)
+	SUBQ         DX, AX
+	SHLQ         $0x03, DX
+	ADDQ         DX, BX
+	ADDQ         DX, SI
+	ADDQ         DX, DI
+	ADDQ         DX, R8
+	ADDQ         DX, R9
+
+loop32:
+	CMPQ         AX, $0x20
+	JL           loop8
+	VMOVUPD      (BX), Z4
+	VMOVUPD      (R9), Z8
+	VFNMADD231PD (DI), Z29, Z4
+	VFNMADD231PD (SI), Z30, Z4
+	VMOVUPD      Z4, (BX)
+	VFMADD231PD  (R8), Z4, Z0
+	VFMADD231PD  Z4, Z31, Z8
+	VMOVUPD      Z8, (R9)
+	VMOVUPD      64(BX), Z5
+	VMOVUPD      64(R9), Z9
+	VFNMADD231PD 64(DI), Z29, Z5
+	VFNMADD231PD 64(SI), Z30, Z5
+	VMOVUPD      Z5, 64(BX)
+	VFMADD231PD  64(R8), Z5, Z1
+	VFMADD231PD  Z5, Z31, Z9
+	VMOVUPD      Z9, 64(R9)
+	VMOVUPD      128(BX), Z6
+	VMOVUPD      128(R9), Z10
+	VFNMADD231PD 128(DI), Z29, Z6
+	VFNMADD231PD 128(SI), Z30, Z6
+	VMOVUPD      Z6, 128(BX)
+	VFMADD231PD  128(R8), Z6, Z2
+	VFMADD231PD  Z6, Z31, Z10
+	VMOVUPD      Z10, 128(R9)
+	VMOVUPD      192(BX), Z7
+	VMOVUPD      192(R9), Z11
+	VFNMADD231PD 192(DI), Z29, Z7
+	VFNMADD231PD 192(SI), Z30, Z7
+	VMOVUPD      Z7, 192(BX)
+	VFMADD231PD  192(R8), Z7, Z3
+	VFMADD231PD  Z7, Z31, Z11
+	VMOVUPD      Z11, 192(R9)
+	ADDQ         $0x00000100, BX
+	ADDQ         $0x00000100, SI
+	ADDQ         $0x00000100, DI
+	ADDQ         $0x00000100, R8
+	ADDQ         $0x00000100, R9
+	SUBQ         $0x20, AX
+	JMP          loop32
+
+loop8:
+	CMPQ         AX, $0x08
+	JL           done
+	VMOVUPD      (BX), Z4
+	VMOVUPD      (R9), Z8
+	VFNMADD231PD (DI), Z29, Z4
+	VFNMADD231PD (SI), Z30, Z4
+	VMOVUPD      Z4, (BX)
+	VFMADD231PD  (R8), Z4, Z0
+	VFMADD231PD  Z4, Z31, Z8
+	VMOVUPD      Z8, (R9)
+	ADDQ         $0x00000040, BX
+	ADDQ         $0x00000040, SI
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000040, R8
+	ADDQ         $0x00000040, R9
+	SUBQ         $0x08, AX
+	JMP          loop8
+
+done:
+	VADDPD        Z1, Z0, Z0
+	VADDPD        Z3, Z2, Z2
+	VADDPD        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+80(FP)
+	VZEROUPPER
+	RET

@@ -6,6 +6,7 @@ package tensor
 type arena struct {
 	free  map[int][][]float32
 	used  [][]float32
+	index map[*float32]int // position in used of each handed-out buffer
 	bytes int64
 }
 
@@ -24,8 +25,32 @@ func (a *arena) get(n int) []float32 {
 		b = make([]float32, n)
 		a.bytes += int64(4 * n)
 	}
+	if a.index == nil {
+		a.index = make(map[*float32]int)
+	}
+	a.index[&b[0]] = len(a.used)
 	a.used = append(a.used, b)
 	return b
+}
+
+// release hands one buffer back before reset, so a later get of the same length
+// can reuse it within the same step (a gradient that is dead once consumed).
+func (a *arena) release(b []float32) {
+	if len(b) == 0 {
+		return
+	}
+	i, ok := a.index[&b[0]]
+	if !ok {
+		return
+	}
+	last := len(a.used) - 1
+	moved := a.used[last]
+	a.used[i] = moved
+	a.index[&moved[0]] = i
+	a.used[last] = nil
+	a.used = a.used[:last]
+	delete(a.index, &b[0])
+	a.free[len(b)] = append(a.free[len(b)], b)
 }
 
 func (a *arena) reset() {
@@ -34,4 +59,5 @@ func (a *arena) reset() {
 		a.used[i] = nil
 	}
 	a.used = a.used[:0]
+	clear(a.index)
 }

@@ -15,3 +15,6 @@ func SetConvShift(mode int) int {
 	convShift = mode
 	return old
 }
+
+// ConvPoolMisses returns how many conv work-buffer requests have allocated so far.
+func ConvPoolMisses() int64 { return convPoolMisses.Load() }

@@ -273,21 +273,21 @@ func TestConv2dSteadyState(t *testing.T) {
 }
 
 // TestConv2dNoSteadyAlloc runs a small network of differently shaped convolutions
-// (forward and backward) for a few steps and checks that a later step allocates
-// almost nothing: work buffers come from the arena and the conv buffer pool.
+// (forward and backward) for a few steps and checks that a later step takes every
+// work buffer from the pools and the arena, allocating (almost) nothing.
 func TestConv2dNoSteadyAlloc(t *testing.T) {
 	type layer struct {
-		w    *tensor.Tensor
-		o    tensor.ConvOpts
-		grad bool
+		w *tensor.Tensor
+		o tensor.ConvOpts
 	}
 	layers := []layer{
-		{tensor.NewParam("stem", 8, 3, 3, 3), tensor.ConvOpts{Stride: 1, Pad: 1}, false},
-		{tensor.NewParam("a", 8, 8, 3, 3), tensor.ConvOpts{Stride: 1, Pad: 1}, true},
-		{tensor.NewParam("b", 16, 8, 3, 3), tensor.ConvOpts{Stride: 2, Pad: 1}, true},
-		{tensor.NewParam("c", 16, 16, 1, 1), tensor.ConvOpts{Stride: 1, Pad: 0}, true},
-		{tensor.NewParam("d", 32, 16, 1, 1), tensor.ConvOpts{Stride: 2, Pad: 0}, true},
-		{tensor.NewParam("e", 32, 32, 3, 3), tensor.ConvOpts{Stride: 1, Pad: 1}, true},
+		{tensor.NewParam("stem", 8, 3, 3, 3), tensor.ConvOpts{Stride: 1, Pad: 1}},
+		{tensor.NewParam("a", 16, 8, 3, 3), tensor.ConvOpts{Stride: 1, Pad: 1}},
+		{tensor.NewParam("a2", 16, 16, 3, 3), tensor.ConvOpts{Stride: 1, Pad: 1}},
+		{tensor.NewParam("b", 16, 16, 3, 3), tensor.ConvOpts{Stride: 2, Pad: 1}},
+		{tensor.NewParam("c", 16, 16, 1, 1), tensor.ConvOpts{Stride: 1, Pad: 0}},
+		{tensor.NewParam("d", 32, 16, 1, 1), tensor.ConvOpts{Stride: 2, Pad: 0}},
+		{tensor.NewParam("e", 32, 32, 3, 3), tensor.ConvOpts{Stride: 1, Pad: 1}},
 	}
 	for i, l := range layers {
 		copy(l.w.Data, tensortest.Rand(uint64(i+1), l.w.Numel()).Data)
@@ -305,19 +305,23 @@ func TestConv2dNoSteadyAlloc(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for range 3 {
+	for range 5 {
 		step()
 	}
+	arena := g.ArenaBytes()
+	misses := tensor.ConvPoolMisses()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	step()
 	runtime.ReadMemStats(&m1)
-	d := m1.TotalAlloc - m0.TotalAlloc
-	t.Logf("steady step allocated %d bytes", d)
-	// Goroutines and closures cost a little per op and worker; any column or
-	// partial buffer here is over 250 KB.
-	if d > uint64(32<<10+32<<10*runtime.GOMAXPROCS(0)) {
-		t.Fatalf("steady step allocated %d bytes", d)
+	// The GEMM's own packing buffers live in a sync.Pool, which may allocate afresh
+	// when a goroutine lands on another P; that is logged, not failed.
+	t.Logf("steady step allocated %d bytes", m1.TotalAlloc-m0.TotalAlloc)
+	if d := tensor.ConvPoolMisses() - misses; d != 0 {
+		t.Errorf("steady step allocated %d conv work buffers", d)
+	}
+	if g.ArenaBytes() != arena {
+		t.Errorf("arena grew from %d to %d bytes", arena, g.ArenaBytes())
 	}
 }
 

@@ -1,15 +1,20 @@
 package tensor
 
-import "math"
+import (
+	"math"
+
+	"github.com/siam-ssl/siam/kernels"
+)
 
 // ConvBNReLUEval computes ReLU(BatchNorm(Conv2d(x, w, nil, o))) (ReLU only when relu
-// is set) with the batch norm in evaluation form, using its running statistics, in
+// is set) with the batch norm in evaluation form, from its running statistics, in
 // one pass: the statistics and affine parameters fold into a per-output-channel
-// scale gamma/sqrt(var+eps) and shift beta-mean*scale that are applied to each
-// image's GEMM output while it is still in cache. It is the inference path of
-// feature extraction and k-NN evaluation, where separate BN and ReLU passes would
-// cost a quarter of the time. It records nothing for autodiff: called while the
-// graph records gradients and any operand requires one, it fails.
+// scale gamma/sqrt(var+eps), multiplied into the weights, and a shift
+// beta-mean*scale, added (with the ReLU) to each image's GEMM output while it is
+// still in cache. It is the inference path of feature extraction and k-NN
+// evaluation, where separate BN and ReLU passes cost a quarter of the time. It
+// records nothing for autodiff: called while the graph records gradients with an
+// operand that requires one, it fails.
 func (g *Graph) ConvBNReLUEval(x, w *Tensor, o ConvOpts, bn *BatchNorm, relu bool) *Tensor {
 	const op = "conv_bn_relu_eval"
 	if !g.OK(op, x, w) {
@@ -36,8 +41,9 @@ func (g *Graph) ConvBNReLUEval(x, w *Tensor, o ConvOpts, bn *BatchNorm, relu boo
 			}
 		}
 	}
-	scale := g.Scratch(2 * k)
-	scale, shift := scale[:k], scale[k:]
+	shift := g.Scratch(k)
+	kd := l.kdim()
+	ws := g.Scratch(len(w.Data)) // weights with the scale folded in
 	for i := range k {
 		sc := 1 / math.Sqrt(float64(bn.RunningVar.Data[i])+float64(bn.Eps))
 		if bn.Weight != nil {
@@ -47,9 +53,12 @@ func (g *Graph) ConvBNReLUEval(x, w *Tensor, o ConvOpts, bn *BatchNorm, relu boo
 		if bn.Bias != nil {
 			sh += float64(bn.Bias.Data[i])
 		}
-		scale[i], shift[i] = float32(sc), float32(sh)
+		shift[i] = float32(sh)
+		row := ws[i*kd : (i+1)*kd]
+		copy(row, w.Data[i*kd:(i+1)*kd])
+		kernels.Scale(float32(sc), row)
 	}
 	out := g.Alloc(l.n, k, l.ho, l.wo)
-	l.forward(x.Data, w.Data, k, out.Data, false, &convEpilogue{scale: scale, shift: shift, relu: relu})
+	l.forward(x.Data, ws, k, out.Data, false, &convEpilogue{shift: shift, relu: relu})
 	return out
 }

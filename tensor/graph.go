@@ -204,8 +204,16 @@ func (g *Graph) BackwardWith(out *Tensor, seed []float32) error {
 	}
 	for i := len(g.tape) - 1; i >= 0; i-- {
 		e := g.tape[i]
-		if e.out.Grad != nil {
-			e.back()
+		if e.out.Grad == nil {
+			continue
+		}
+		e.back()
+		// Every consumer of e.out ran before it (reverse tape order), so its gradient
+		// is dead: recycle the buffer for the gradients still to come. The seed
+		// output keeps its gradient for the caller.
+		if e.out != out && !e.out.param {
+			g.arena.release(e.out.Grad)
+			e.out.Grad = nil
 		}
 	}
 	clear(g.tape)

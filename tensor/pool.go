@@ -3,6 +3,7 @@ package tensor
 import (
 	"math"
 
+	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/parallel"
 )
 
@@ -170,11 +171,7 @@ func (g *Graph) GlobalAvgPool(x *Tensor) *Tensor {
 	xd, od := x.Data, out.Data
 	parallel.ForGrain(n*c, poolGrain(hw), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			var s float32
-			for _, v := range xd[pl*hw : (pl+1)*hw] {
-				s += v
-			}
-			od[pl] = s * inv
+			od[pl] = kernels.Sum(xd[pl*hw:(pl+1)*hw]) * inv
 		}
 	})
 	g.Record(out, func() {
@@ -184,11 +181,7 @@ func (g *Graph) GlobalAvgPool(x *Tensor) *Tensor {
 		gx, gy := g.GradOf(x), out.Grad
 		parallel.ForGrain(n*c, poolGrain(hw), func(lo, hi int) {
 			for pl := lo; pl < hi; pl++ {
-				d := gy[pl] * inv
-				row := gx[pl*hw : (pl+1)*hw]
-				for i := range row {
-					row[i] += d
-				}
+				addConst(gx[pl*hw:(pl+1)*hw], gy[pl]*inv)
 			}
 		})
 	}, x)

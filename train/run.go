@@ -235,7 +235,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 				return nil, fmt.Errorf("monitor at step %d: %w", done, err)
 			}
 			line.Extra = fields
-			if err := appendJSONL(filepath.Join(o.Dir, SpectraFile), map[string]any{"step": done, "singular_values": sigma}); err != nil {
+			if err := AppendJSONL(filepath.Join(o.Dir, SpectraFile), map[string]any{"step": done, "singular_values": sigma}); err != nil {
 				return nil, err
 			}
 			logNow = true
@@ -290,8 +290,9 @@ func truncateMetrics(dir string, step int) error {
 	return atomicfile.WriteFile(path, keep.Bytes())
 }
 
-// appendJSONL appends one JSON object as a line to path.
-func appendJSONL(path string, v any) error {
+// AppendJSONL appends one JSON object as a line to path (metrics, spectra and
+// results files), in a single write in append mode.
+func AppendJSONL(path string, v any) error {
 	enc, err := json.Marshal(v)
 	if err != nil {
 		return err

@@ -183,7 +183,8 @@ func filterGT() {
 	out := GP64()
 	MOVQ(idx, out)
 	VBROADCASTSS(paramAddr("thr"), reg.Z31)
-	VPBROADCASTD(paramAddr("base"), reg.Z30)
+	bs := Load(Param("base"), GP32())
+	VPBROADCASTD(bs, reg.Z30)
 	// Z29 = 0..15 + base, Z28 = 16s.
 	iota := GP32()
 	MOVL(U32(16), iota)
@@ -251,6 +252,262 @@ func filterGT() {
 	RET()
 }
 
+// rank2Dot emits drank2dot512: for j < n (a multiple of 8),
+// r[j] -= a*w[j] + b*v[j], and returns sum_j r[j]*u[j] of the updated r.
+// With a = b = 0 it is a dot product of r and u (r rewritten unchanged).
+func rank2Dot() {
+	TEXT("drank2dot512", NOSPLIT, "func(n int, r, v, w *float64, a, b float64, u *float64) float64")
+	Pragma("noescape")
+	n := Load(Param("n"), GP64())
+	r := Load(Param("r"), GP64())
+	v := Load(Param("v"), GP64())
+	w := Load(Param("w"), GP64())
+	u := Load(Param("u"), GP64())
+	VBROADCASTSD(paramAddr("a"), reg.Z30)
+	VBROADCASTSD(paramAddr("b"), reg.Z31)
+	acc := []reg.VecPhysical{reg.Z0, reg.Z1, reg.Z2, reg.Z3}
+	for _, z := range acc {
+		VPXORQ(z, z, z)
+	}
+	chunk := func(disp, q int) {
+		x := zmm[4+q]
+		VMOVUPD(Mem{Base: r, Disp: disp}, x)
+		VFNMADD231PD(Mem{Base: w, Disp: disp}, reg.Z30, x) // x -= a*w
+		VFNMADD231PD(Mem{Base: v, Disp: disp}, reg.Z31, x) // x -= b*v
+		VMOVUPD(x, Mem{Base: r, Disp: disp})
+		VFMADD231PD(Mem{Base: u, Disp: disp}, x, acc[q])
+	}
+	adv := func(bytes int) {
+		for _, p := range []reg.Register{r, v, w, u} {
+			ADDQ(U32(bytes), p)
+		}
+	}
+	Label("loop32")
+	CMPQ(n, Imm(32))
+	JL(LabelRef("loop8"))
+	for q := 0; q < 4; q++ {
+		chunk(64*q, q)
+	}
+	adv(256)
+	SUBQ(Imm(32), n)
+	JMP(LabelRef("loop32"))
+	Label("loop8")
+	CMPQ(n, Imm(8))
+	JL(LabelRef("done"))
+	chunk(0, 0)
+	adv(64)
+	SUBQ(Imm(8), n)
+	JMP(LabelRef("loop8"))
+	Label("done")
+	hsumPD()
+	Store(reg.X0, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+// rank2Symv emits drank2symv512: for j < n (a multiple of 8),
+// x = r[j] - (a*wp[j] + b*vp[j]); r[j] = x; p[j] += vi*x; and returns
+// sum_j x*v[j]: one row of a deferred symmetric rank-2 update fused with that
+// row's share of a symmetric matrix-vector product on upper-triangle storage.
+func rank2Symv() {
+	TEXT("drank2symv512", NOSPLIT, "func(n, head int, r, vp, wp *float64, a, b float64, v *float64, vi float64, p *float64) float64")
+	Pragma("noescape")
+	n := Load(Param("n"), GP64())
+	head := Load(Param("head"), GP64())
+	r := Load(Param("r"), GP64())
+	vp := Load(Param("vp"), GP64())
+	wp := Load(Param("wp"), GP64())
+	v := Load(Param("v"), GP64())
+	pp := Load(Param("p"), GP64())
+	VBROADCASTSD(paramAddr("a"), reg.Z29)
+	VBROADCASTSD(paramAddr("b"), reg.Z30)
+	VBROADCASTSD(paramAddr("vi"), reg.Z31)
+	acc := []reg.VecPhysical{reg.Z0, reg.Z1, reg.Z2, reg.Z3}
+	for _, z := range acc {
+		VPXORQ(z, z, z)
+	}
+	chunk := func(disp, q int) {
+		x, y := zmm[4+q], zmm[8+q]
+		VMOVUPD(Mem{Base: r, Disp: disp}, x)
+		VMOVUPD(Mem{Base: pp, Disp: disp}, y)
+		VFNMADD231PD(Mem{Base: wp, Disp: disp}, reg.Z29, x) // x -= a*wp
+		VFNMADD231PD(Mem{Base: vp, Disp: disp}, reg.Z30, x) // x -= b*vp
+		VMOVUPD(x, Mem{Base: r, Disp: disp})
+		VFMADD231PD(Mem{Base: v, Disp: disp}, x, acc[q])
+		VFMADD231PD(x, reg.Z31, y) // p += vi*x
+		VMOVUPD(y, Mem{Base: pp, Disp: disp})
+	}
+	adv := func(bytes int) {
+		for _, p := range []reg.Register{r, vp, wp, v, pp} {
+			ADDQ(U32(bytes), p)
+		}
+	}
+	// Head: the first `head` (< 8) elements as one zero-masked chunk, so that the
+	// main loop runs on 64-byte aligned rows (split lines cost ~2x on Zen 4).
+	TESTQ(head, head)
+	JZ(LabelRef("loop32"))
+	{
+		m := GP64()
+		MOVQ(U64(1), m)
+		MOVQ(head, reg.RCX)
+		SHLQ(reg.CL, m)
+		DECQ(m)
+		KMOVW(m.As32(), reg.K1)
+		x, y := reg.Z4, reg.Z8
+		VMOVUPD_Z(Mem{Base: r}, reg.K1, x)
+		VMOVUPD_Z(Mem{Base: pp}, reg.K1, y)
+		VMOVUPD_Z(Mem{Base: wp}, reg.K1, reg.Z12)
+		VMOVUPD_Z(Mem{Base: vp}, reg.K1, reg.Z13)
+		VMOVUPD_Z(Mem{Base: v}, reg.K1, reg.Z14)
+		VFNMADD231PD(reg.Z12, reg.Z29, x)
+		VFNMADD231PD(reg.Z13, reg.Z30, x)
+		VMOVUPD(x, reg.K1, Mem{Base: r})
+		VFMADD231PD(reg.Z14, x, acc[0])
+		VFMADD231PD(x, reg.Z31, y)
+		VMOVUPD(y, reg.K1, Mem{Base: pp})
+		SUBQ(head, n)
+		SHLQ(Imm(3), head)
+		for _, p := range []reg.Register{r, vp, wp, v, pp} {
+			ADDQ(head, p)
+		}
+	}
+	Label("loop32")
+	CMPQ(n, Imm(32))
+	JL(LabelRef("loop8"))
+	for q := 0; q < 4; q++ {
+		chunk(64*q, q)
+	}
+	adv(256)
+	SUBQ(Imm(32), n)
+	JMP(LabelRef("loop32"))
+	Label("loop8")
+	CMPQ(n, Imm(8))
+	JL(LabelRef("done"))
+	chunk(0, 0)
+	adv(64)
+	SUBQ(Imm(8), n)
+	JMP(LabelRef("loop8"))
+	Label("done")
+	hsumPD()
+	Store(reg.X0, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+// hsumPD leaves the sum of the eight lanes of Z0..Z3 in X0.
+func hsumPD() {
+	VADDPD(reg.Z1, reg.Z0, reg.Z0)
+	VADDPD(reg.Z3, reg.Z2, reg.Z2)
+	VADDPD(reg.Z2, reg.Z0, reg.Z0)
+	VEXTRACTF64X4(Imm(1), reg.Z0, reg.Y1)
+	VADDPD(reg.Y1, reg.Y0, reg.Y0)
+	VEXTRACTF128(Imm(1), reg.Y0, reg.X1)
+	VADDPD(reg.X1, reg.X0, reg.X0)
+	VPERMILPD(Imm(1), reg.X0, reg.X1)
+	VADDSD(reg.X1, reg.X0, reg.X0)
+}
+
+// gramPackStats emits dgramPackStats32: dgramPack32 fused with the per-row norm
+// and per-column statistics of package collapse. For each of rows rows (d = 8*d8):
+// ss = sum_j x[j]^2 (float64), inv = 1/max(sqrt(ss), 1e-12), s = inv when
+// normalize != 0 else 1; then for every column j: y = x[j]*s - shift[j] (one FMA
+// rounding) goes to the packed panel (as dgramPack32), sums[j] += y,
+// sums[d+j] += z and sums[2d+j] += z*z with z = x[j]*inv.
+func gramPackStats() {
+	TEXT("dgramPackStats32", NOSPLIT, "func(rows, d8 int, x *float32, ldx int, normalize int, shift *float64, dst *float64, ps int, sums *float64)")
+	Pragma("noescape")
+	rows := Load(Param("rows"), GP64())
+	d8 := Load(Param("d8"), GP64())
+	x := Load(Param("x"), GP64())
+	ldx := Load(Param("ldx"), GP64())
+	norm := Load(Param("normalize"), GP64())
+	shift := Load(Param("shift"), GP64())
+	dst := Load(Param("dst"), GP64())
+	ps := Load(Param("ps"), GP64())
+	sums := Load(Param("sums"), GP64())
+	SHLQ(Imm(2), ldx)
+	SHLQ(Imm(3), ps)
+	dB := GP64()
+	MOVQ(d8, dB)
+	SHLQ(Imm(6), dB) // d*8 bytes
+	// Z28 = 1e-12, Z29 = 1.0 (scalars in the low lane / broadcast).
+	t := GP64()
+	MOVQ(U64(0x3d719799812dea11), t) // 1e-12
+	VMOVQ(t, reg.X28)
+	MOVQ(U64(0x3ff0000000000000), t) // 1.0
+	VMOVQ(t, reg.X27)
+	VBROADCASTSD(reg.X27, reg.Z29)
+	TESTQ(rows, rows)
+	JZ(LabelRef("done"))
+	xr, sh, dr, sm, q := GP64(), GP64(), GP64(), GP64(), GP64()
+	Label("row")
+	// Pass 1: sum of squares.
+	VPXORQ(reg.Z8, reg.Z8, reg.Z8)
+	VPXORQ(reg.Z9, reg.Z9, reg.Z9)
+	MOVQ(x, xr)
+	MOVQ(d8, q)
+	Label("sq")
+	VCVTPS2PD(Mem{Base: xr}, reg.Z0)
+	VFMADD231PD(reg.Z0, reg.Z0, reg.Z8)
+	ADDQ(Imm(32), xr)
+	DECQ(q)
+	JZ(LabelRef("sqdone"))
+	VCVTPS2PD(Mem{Base: xr}, reg.Z1)
+	VFMADD231PD(reg.Z1, reg.Z1, reg.Z9)
+	ADDQ(Imm(32), xr)
+	DECQ(q)
+	JNZ(LabelRef("sq"))
+	Label("sqdone")
+	VADDPD(reg.Z9, reg.Z8, reg.Z8)
+	VEXTRACTF64X4(Imm(1), reg.Z8, reg.Y9)
+	VADDPD(reg.Y9, reg.Y8, reg.Y8)
+	VEXTRACTF128(Imm(1), reg.Y8, reg.X9)
+	VADDPD(reg.X9, reg.X8, reg.X8)
+	VPERMILPD(Imm(1), reg.X8, reg.X9)
+	VADDSD(reg.X9, reg.X8, reg.X8)
+	VSQRTSD(reg.X8, reg.X8, reg.X8)
+	VMAXSD(reg.X28, reg.X8, reg.X8) // max(norm, 1e-12); NaN norm stays NaN
+	VDIVSD(reg.X8, reg.X27, reg.X8) // inv = 1/norm
+	VBROADCASTSD(reg.X8, reg.Z30)
+	VMOVAPD(reg.Z29, reg.Z31)
+	TESTQ(norm, norm)
+	JZ(LabelRef("scaled"))
+	VMOVAPD(reg.Z30, reg.Z31)
+	Label("scaled")
+	// Pass 2: pack and column statistics.
+	MOVQ(x, xr)
+	MOVQ(shift, sh)
+	MOVQ(dst, dr)
+	MOVQ(sums, sm)
+	MOVQ(d8, q)
+	Label("col")
+	VCVTPS2PD(Mem{Base: xr}, reg.Z0)
+	VMOVUPD(Mem{Base: sh}, reg.Z1)
+	VFMSUB231PD(reg.Z31, reg.Z0, reg.Z1) // y = x*s - shift
+	VMOVUPD(reg.Z1, Mem{Base: dr})
+	VADDPD(Mem{Base: sm}, reg.Z1, reg.Z1)
+	VMOVUPD(reg.Z1, Mem{Base: sm})
+	VMULPD(reg.Z30, reg.Z0, reg.Z2) // z = x*inv
+	VADDPD(Mem{Base: sm, Index: dB, Scale: 1}, reg.Z2, reg.Z3)
+	VMOVUPD(reg.Z3, Mem{Base: sm, Index: dB, Scale: 1})
+	VMOVUPD(Mem{Base: sm, Index: dB, Scale: 2}, reg.Z4)
+	VFMADD231PD(reg.Z2, reg.Z2, reg.Z4)
+	VMOVUPD(reg.Z4, Mem{Base: sm, Index: dB, Scale: 2})
+	ADDQ(Imm(32), xr)
+	ADDQ(Imm(64), sh)
+	ADDQ(ps, dr)
+	ADDQ(Imm(64), sm)
+	DECQ(q)
+	JNZ(LabelRef("col"))
+	ADDQ(ldx, x)
+	ADDQ(Imm(64), dst)
+	DECQ(rows)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
 func main() {
 	ConstraintExpr("amd64,!purego")
 	for nv := 1; nv <= 3; nv++ {
@@ -258,6 +515,9 @@ func main() {
 	}
 	gramPack(true)
 	gramPack(false)
+	gramPackStats()
 	filterGT()
+	rank2Dot()
+	rank2Symv()
 	Generate()
 }
