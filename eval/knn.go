@@ -24,10 +24,11 @@ const (
 	DefaultChunk = 256
 )
 
-// keyBlock is how many keys one similarity GEMM covers: a chunk x keyBlock block of
-// similarities is computed, scanned for the top k while it is still in cache, and
-// reused, so memory stays bounded whatever the number of keys.
-const keyBlock = 1024
+// keyBlock is how many keys one pass over a query chunk covers: their packed panels
+// (keyBlock*dim*4 bytes, 384 KiB at dim 512) stay in L2 while every register tile
+// of the chunk meets them, and each tile's tileRows x keyBlock block of
+// similarities is scanned for the top k at once, while it is in L1.
+var keyBlock = 192
 
 // ErrKNN is wrapped by every argument error of this file (dimension mismatch, empty
 // sets, bad labels, non-finite features, bad options), for errors.Is.
@@ -222,14 +223,21 @@ func (nb *Neighbors) Row(q int) ([]int32, []float32) {
 }
 
 // NearestNeighbors returns the k keys with the largest dot product for every query
-// (cosine similarity when the rows are L2-normalised, as KNN makes them). Queries are
-// processed in chunks of `chunk` (0 means DefaultChunk) spread over all cores; each
-// chunk meets the keys keyBlock at a time through a float32 GEMM (queries x keys^T)
-// and the block is scanned at once against a per-query threshold (the k-th best so
-// far, see topK): a value is only looked at twice when it beats it, which for random
-// order happens about k*ln(keys/k) times per query. Memory: the result plus
-// chunk*(keyBlock+4k) values per worker. k is clamped to the number of keys; k < 1,
-// a bad shape or empty input is an error. NaN similarities are never selected.
+// (cosine similarity when the rows are L2-normalised, as KNN makes them).
+//
+// The keys are packed once into the float32 GEMM's panel layout
+// (kernels.PackKeys, 4*keys*dim bytes more memory). Queries are processed in
+// chunks of `chunk` (0 means DefaultChunk) spread over all cores; a chunk is packed
+// into register tiles and meets the keys keyBlock at a time: for each tile the
+// micro-kernel computes the tile x keyBlock block of similarities
+// (kernels.MulTile, one full-depth FMA chain per value, so results do not depend
+// on the chunk size), and the block is filtered right away, still in L1, against
+// each query's threshold (the k-th best so far, see topK) with a vectorised
+// compare (kernels.IndexGreater): only values that beat it are looked at again,
+// which for random order happens about k*ln(keys/k) times per query. Memory: the
+// result, the packed keys, plus chunk*(dim+4k) values per worker. k is clamped to
+// the number of keys; k < 1, a bad shape or empty input is an error. NaN
+// similarities are never selected.
 func NearestNeighbors(queries, keys []float32, dim, k, chunk int) (*Neighbors, error) {
 	if dim < 1 || len(queries)%dim != 0 || len(keys)%dim != 0 {
 		return nil, fmt.Errorf("%w: %d query and %d key values do not form rows of dim %d", ErrKNN, len(queries), len(keys), dim)
@@ -246,22 +254,32 @@ func NearestNeighbors(queries, keys []float32, dim, k, chunk int) (*Neighbors, e
 		chunk = DefaultChunk
 	}
 	out := &Neighbors{K: k, Index: make([]int32, nq*k), Sim: make([]float32, nq*k)}
+	pk := kernels.PackKeys(keys, nk, dim)
+	nr := pk.PanelWidth()
+	kb := min(max(keyBlock/nr, 1)*nr, (nk+nr-1)/nr*nr) // whole panels
 	nchunks := (nq + chunk - 1) / chunk
 	parallel.ForWorker(nchunks, func(_, clo, chi int) {
-		kb := min(keyBlock, nk)
-		sims := make([]float32, chunk*kb)
-		heaps := make([]topK, chunk)
+		var sims []float32
+		idx := make([]int32, kb+16)
+		heaps := make([]topK, min(chunk, nq))
 		for c := clo; c < chi; c++ {
 			q0, q1 := c*chunk, min((c+1)*chunk, nq)
 			qn := q1 - q0
 			for i := range qn {
 				heaps[i].reset(k)
 			}
+			pq := kernels.PackQueries(queries[q0*dim:q1*dim], qn, dim)
+			if n := pq.MaxTileRows() * kb; len(sims) < n {
+				sims = make([]float32, n)
+			}
 			for k0 := 0; k0 < nk; k0 += kb {
-				kn := min(kb, nk-k0)
-				kernels.Sgemm(false, true, qn, kn, dim, 1, queries[q0*dim:q1*dim], dim, keys[k0*dim:(k0+kn)*dim], dim, 0, sims, kn)
-				for i := range qn {
-					heaps[i].scan(sims[i*kn:(i+1)*kn], int32(k0))
+				k1 := min(k0+kb, nk)
+				for t := range pq.Tiles() {
+					row0, rows := pq.Tile(t)
+					kernels.MulTile(pq, t, pk, k0, k1, sims, kb)
+					for i := range rows {
+						heaps[row0+i].scanFiltered(sims[i*kb:i*kb+k1-k0], int32(k0), idx)
+					}
 				}
 			}
 			for i := range qn {
@@ -274,20 +292,25 @@ func NearestNeighbors(queries, keys []float32, dim, k, chunk int) (*Neighbors, e
 }
 
 // topK keeps the k best (similarity, key index) pairs of one query seen so far. New
-// candidates are appended to an unsorted buffer of capacity 2k; when it fills, a
-// quickselect keeps the best k and raises the threshold thr to the k-th best, so most
-// similarities are rejected by a single comparison and each kept candidate costs O(1)
-// amortised (a binary heap costs ~log2(k) swaps per insertion, 4x more here).
+// candidates are appended to an unsorted buffer of capacity 4k; when it fills,
+// selectTop keeps the best k and raises the threshold thr to the k-th best, so most
+// similarities are rejected by one (vectorised) comparison and each kept candidate
+// costs O(1) amortised (a binary heap costs ~log2(k) swaps per insertion).
+//
+// Keys arrive in increasing index order and selectTop compacts stably, so the
+// buffer is always in increasing key order: among equal similarities the earlier
+// entry is the smaller index, which is how ties are ranked.
 type topK struct {
-	sim []float32
-	idx []int32
-	k   int
-	thr float32 // k-th best similarity at the last selection; -Inf before
+	sim     []float32
+	idx     []int32
+	scratch []float32
+	k       int
+	thr     float32 // k-th best similarity at the last selection; -Inf before
 }
 
 func (h *topK) reset(k int) {
-	if cap(h.sim) < 2*k {
-		h.sim, h.idx = make([]float32, 0, 2*k), make([]int32, 0, 2*k)
+	if cap(h.sim) < 4*k {
+		h.sim, h.idx = make([]float32, 0, 4*k), make([]int32, 0, 4*k)
 	}
 	h.sim, h.idx, h.k, h.thr = h.sim[:0], h.idx[:0], k, float32(math.Inf(-1))
 }
@@ -298,71 +321,138 @@ func (h *topK) better(a, b int) bool {
 	return h.sim[a] > h.sim[b] || (h.sim[a] == h.sim[b] && h.idx[a] < h.idx[b])
 }
 
-// scan offers row[j] as key base+j for every j. Keys arrive in increasing index
-// order, so a candidate equal to thr never beats the kept k-th best (it has a smaller
-// index): v > thr is the exact test. NaN never passes.
-func (h *topK) scan(row []float32, base int32) {
-	thr := h.thr
-	for j, v := range row {
-		if v > thr {
+// scanFiltered offers row[j] as key base+j for every j. Keys arrive in increasing
+// index order, so a candidate equal to thr never beats the kept k-th best (it has a
+// larger index): v > thr is the exact test. kernels.IndexGreater lists the
+// positions beating the current threshold (idx is scratch of at least
+// len(row)+16); only those are re-tested (the threshold may rise on the way) and
+// kept. NaN never passes.
+func (h *topK) scanFiltered(row []float32, base int32, idx []int32) {
+	n := kernels.IndexGreater(row, h.thr, base, idx)
+	for _, j := range idx[:n] {
+		if v := row[j-base]; v > h.thr {
 			h.sim = append(h.sim, v)
-			h.idx = append(h.idx, base+int32(j))
+			h.idx = append(h.idx, j)
 			if len(h.sim) == cap(h.sim) {
-				h.selectTop()
-				thr = h.thr
+				h.shrink()
 			}
 		}
 	}
+	if h.thr == negInf && len(h.sim) >= h.k {
+		// First threshold as soon as k candidates are in: without it the buffer
+		// fills with every key of the first blocks.
+		h.selectTop()
+	}
 }
 
-// selectTop keeps the best k entries of the buffer (unordered) and sets thr to the
-// worst of them.
+var negInf = float32(math.Inf(-1))
+
+// selectTop keeps the best k entries of the buffer (in their buffer order) and sets
+// thr to the worst of them: the k-th largest value v is found on a scratch copy of
+// the similarities, then one stable pass keeps every entry above v and the first
+// entries equal to v (the smallest indices) up to k.
 func (h *topK) selectTop() {
-	if len(h.sim) <= h.k {
+	n := len(h.sim)
+	if n <= h.k {
 		return
 	}
-	h.quickselect(0, len(h.sim)-1, h.k-1)
-	h.sim, h.idx = h.sim[:h.k], h.idx[:h.k]
-	t := h.sim[0]
-	for _, v := range h.sim[1:] {
-		t = min(t, v)
+	h.scratch = append(h.scratch[:0], h.sim...)
+	v := kthLargest(h.scratch, h.k)
+	gt := 0
+	for _, s := range h.sim {
+		if s > v {
+			gt++
+		}
 	}
-	h.thr = t
+	h.compact(v, h.k-gt)
 }
 
-// quickselect reorders [lo, hi] so that position nth holds the entry of that rank
-// under better, with better ones before it.
-func (h *topK) quickselect(lo, hi, nth int) {
+// compact keeps the entries above v and the first eq entries equal to v, in
+// buffer order, and makes v the threshold.
+func (h *topK) compact(v float32, eq int) {
+	w := 0
+	for i, s := range h.sim {
+		if s > v || (s == v && eq > 0) {
+			if s == v {
+				eq--
+			}
+			h.sim[w], h.idx[w] = s, h.idx[i]
+			w++
+		}
+	}
+	h.sim, h.idx = h.sim[:w], h.idx[:w]
+	h.thr = v
+}
+
+// topSample is how many buffer entries shrink estimates the cut from.
+const topSample = 64
+
+// shrink frees buffer space when it fills, more cheaply than selectTop: it picks a
+// cut t from an even sample of the buffer, aimed to keep about 1.3k entries, and
+// keeps every entry >= t (t becomes the threshold; a later candidate equal to t
+// has a larger index than the >= k entries kept, so it could never rank among
+// them). If the sample misjudges (fewer than k entries >= t, or too few removed),
+// it falls back to the exact selectTop. Either way the kept set contains the best
+// k so far, so the final result is exact.
+func (h *topK) shrink() {
+	n := len(h.sim)
+	j := 11 * h.k * topSample / (10 * n) // rank of the cut in the sample
+	if n < 2*topSample || j < 1 || j >= topSample {
+		h.selectTop()
+		return
+	}
+	var smp [topSample]float32
+	for i := range smp {
+		smp[i] = h.sim[i*n/topSample]
+	}
+	t := kthLargest(smp[:], j)
+	ge := 0
+	for _, s := range h.sim {
+		if s >= t {
+			ge++
+		}
+	}
+	if ge < h.k || ge > n-n/4 {
+		h.selectTop()
+		return
+	}
+	h.compact(t, n) // every entry equal to t stays
+}
+
+// kthLargest returns the k-th largest value of x (1 <= k <= len(x), no NaNs),
+// reordering x (quickselect, median-of-three pivots).
+func kthLargest(x []float32, k int) float32 {
+	lo, hi, nth := 0, len(x)-1, k-1
 	for lo < hi {
-		// Median of three as pivot, moved to hi.
 		mid := lo + (hi-lo)/2
-		if h.better(mid, lo) {
-			h.swap(mid, lo)
+		if x[mid] > x[lo] {
+			x[mid], x[lo] = x[lo], x[mid]
 		}
-		if h.better(hi, lo) {
-			h.swap(hi, lo)
+		if x[hi] > x[lo] {
+			x[hi], x[lo] = x[lo], x[hi]
 		}
-		if h.better(mid, hi) {
-			h.swap(mid, hi)
+		if x[mid] > x[hi] {
+			x[mid], x[hi] = x[hi], x[mid]
 		}
-		// Now lo >= hi >= mid in rank: pivot (median) sits at hi.
-		p := lo
+		// x[lo] >= x[hi] >= x[mid]: the pivot (median) sits at hi.
+		p, pv := lo, x[hi]
 		for i := lo; i < hi; i++ {
-			if h.better(i, hi) {
-				h.swap(i, p)
+			if x[i] > pv {
+				x[i], x[p] = x[p], x[i]
 				p++
 			}
 		}
-		h.swap(p, hi)
+		x[p], x[hi] = x[hi], x[p]
 		switch {
 		case nth < p:
 			hi = p - 1
 		case nth > p:
 			lo = p + 1
 		default:
-			return
+			return x[p]
 		}
 	}
+	return x[nth]
 }
 
 // byRank sorts a topK best first.

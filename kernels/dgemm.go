@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"sync"
+	"unsafe"
 )
 
 //go:generate go run -C internal/asmgen ./dgemm -out ../../zdgemm_amd64.s -stubs ../../zdgemm_amd64_stubs.go -pkg kernels
@@ -71,6 +72,10 @@ func dgram[T float32 | float64](rows, d int, x []T, ldx int, scale, shift []floa
 			sc = scale[r0 : r0+kr]
 		}
 		dgramPack(kr, d, x[r0*ldx:], ldx, sc, shift, pk, ps)
+	}, func(r0 int) (unsafe.Pointer, int, int) {
+		var z T
+		sz := int(unsafe.Sizeof(z))
+		return unsafe.Pointer(&x[r0*ldx]), ldx * sz, d * sz
 	})
 }
 
@@ -78,7 +83,12 @@ func dgram[T float32 | float64](rows, d int, x []T, ldx int, scale, shift []floa
 // dgramKC rows it calls pack(r0, kr, ps, pk) to fill the packed panels (panel q at
 // pk[q*ps:], ps = 8*kr), runs the micro-kernels over the upper triangle of a
 // padded accumulator, and finally adds that triangle into c.
-func dgramRun(rows, d int, c []float64, ldc int, pack func(r0, kr, ps int, pk []float64)) {
+//
+// next, if not nil, is the memory of the rows of the slab starting at row r0 (kr
+// rows, row stride ldxBytes bytes, rowBytes used): while a slab's micro-kernels run,
+// the next slab's rows are prefetched into L2 a few at a time, so that packing
+// reads them from cache instead of waiting on DRAM.
+func dgramRun(rows, d int, c []float64, ldc int, pack func(r0, kr, ps int, pk []float64), next func(r0 int) (p unsafe.Pointer, ldxBytes, rowBytes int)) {
 	dp := (d + 7) &^ 7
 	nq := dp / 8
 	kc := dgramKC
@@ -92,6 +102,16 @@ func dgramRun(rows, d int, c []float64, ldc int, pack func(r0, kr, ps int, pk []
 		kr := min(kc, rows-r0)
 		ps := kr * 8
 		pack(r0, kr, ps, pk)
+		// Prefetch plan for the next slab: its rows spread over the column blocks.
+		var pre unsafe.Pointer
+		var preLd, preLines, preRow, preRows int
+		if r1 := r0 + kr; next != nil && hasVec512 && r1 < rows {
+			var rowBytes int
+			pre, preLd, rowBytes = next(r1)
+			preLines = (rowBytes + 63) / 64
+			preRows = min(kc, rows-r1)
+		}
+		nblk := (nq + 2) / 3
 		// Column blocks of 24 (three panels); row tiles of 8 strictly above the
 		// block run the full 8x24 kernel, the three tiles that meet the diagonal
 		// start at their own panel (8x24, 8x16, 8x8), so only the 8x8 diagonal
@@ -103,6 +123,11 @@ func dgramRun(rows, d int, c []float64, ldc int, pack func(r0, kr, ps int, pk []
 			}
 			for iq := jq; iq < jq+nv; iq++ {
 				dgramKern(jq+nv-iq, kr, pk[iq*ps:], pk[iq*ps:], ps, acc[iq*8*dp+iq*8:], dp)
+			}
+			if pre != nil {
+				for end := (jq/3 + 1) * preRows / nblk; preRow < end; preRow++ {
+					dprefetch((*byte)(unsafe.Add(pre, preRow*preLd)), preLines)
+				}
 			}
 		}
 	}

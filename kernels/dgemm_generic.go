@@ -16,6 +16,7 @@ func drank2dot512(n int, r, v, w *float64, a, b float64, u *float64) float64 { p
 func drank2symv512(n, head int, r, vp, wp *float64, a, b float64, v *float64, vi float64, p *float64) float64 {
 	panic("unreachable")
 }
-func dgramPackStats32(rows, d8 int, x *float32, ldx int, normalize int, shift *float64, dst *float64, ps int, sums *float64) {
+func dgramPackStats32(rows, d8 int, x *float32, ldx int, normalize int, shift *float64, dst *float64, ps int, sums *float64, rs *float64) {
 	panic("unreachable")
 }
+func dprefetch(p *byte, n int) {}

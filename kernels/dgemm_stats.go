@@ -1,6 +1,9 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // DgramStats holds the per-column sums that Dgram32Stats accumulates next to the
 // Gram matrix; each slice has (at least) d entries and is added into.
@@ -66,8 +69,11 @@ func Dgram32Stats(rows, d int, x []float32, ldx int, normalize bool, shift []flo
 		nrm = 1
 	}
 	sums := make([]float64, 3*d)
+	rs := make([]float64, 2*min(rows, dgramKC)) // per-row scale and 1/norm of a slab
 	dgramRun(rows, d, c, ldc, func(r0, kr, ps int, pk []float64) {
-		dgramPackStats32(kr, d/8, &x[r0*ldx], ldx, nrm, &shift[0], &pk[0], ps, &sums[0])
+		dgramPackStats32(kr, d/8, &x[r0*ldx], ldx, nrm, &shift[0], &pk[0], ps, &sums[0], &rs[0])
+	}, func(r0 int) (unsafe.Pointer, int, int) {
+		return unsafe.Pointer(&x[r0*ldx]), 4 * ldx, 4 * d
 	})
 	for j := 0; j < d; j++ {
 		st.Sum[j] += sums[j]

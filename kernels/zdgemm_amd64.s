@@ -754,46 +754,47 @@ done:
 	VZEROUPPER
 	RET
 
-// func dgramPackStats32(rows int, d8 int, x *float32, ldx int, normalize int, shift *float64, dst *float64, ps int, sums *float64)
+// func dgramPackStats32(rows int, d8 int, x *float32, ldx int, normalize int, shift *float64, dst *float64, ps int, sums *float64, rs *float64)
 // Requires: AVX, AVX512F
-TEXT ·dgramPackStats32(SB), NOSPLIT, $8-72
-	MOVQ         rows+0(FP), AX
-	MOVQ         d8+8(FP), CX
-	MOVQ         x+16(FP), DX
-	MOVQ         ldx+24(FP), BX
-	MOVQ         normalize+32(FP), SI
-	MOVQ         shift+40(FP), DI
-	MOVQ         dst+48(FP), R8
-	MOVQ         ps+56(FP), R9
-	MOVQ         sums+64(FP), R10
-	SHLQ         $0x02, BX
-	SHLQ         $0x03, R9
-	MOVQ         CX, R11
-	SHLQ         $0x06, R11
-	MOVQ         $0x3d719799812dea11, R12
-	VMOVQ        R12, X28
-	MOVQ         $0x3ff0000000000000, R12
-	VMOVQ        R12, X27
-	VBROADCASTSD X27, Z29
-	TESTQ        AX, AX
-	JZ           done
+TEXT ·dgramPackStats32(SB), NOSPLIT, $8-80
+	MOVQ  rows+0(FP), AX
+	MOVQ  d8+8(FP), CX
+	MOVQ  x+16(FP), DX
+	MOVQ  ldx+24(FP), BX
+	MOVQ  normalize+32(FP), SI
+	MOVQ  shift+40(FP), DI
+	MOVQ  dst+48(FP), R8
+	MOVQ  sums+64(FP), R9
+	MOVQ  rs+72(FP), R10
+	SHLQ  $0x02, BX
+	MOVQ  CX, R11
+	SHLQ  $0x06, R11
+	MOVQ  $0x3d719799812dea11, R12
+	VMOVQ R12, X28
+	MOVQ  $0x3ff0000000000000, R12
+	VMOVQ R12, X27
+	TESTQ AX, AX
+	JZ    done
+	MOVQ  DX, R12
+	MOVQ  R10, R15
+	MOVQ  AX, R14
 
 row:
 	VPXORQ Z8, Z8, Z8
 	VPXORQ Z9, Z9, Z9
-	MOVQ   DX, R12
-	MOVQ   CX, BP
+	MOVQ   R12, BP
+	MOVQ   CX, R13
 
 sq:
-	VCVTPS2PD   (R12), Z0
+	VCVTPS2PD   (BP), Z0
 	VFMADD231PD Z0, Z0, Z8
-	ADDQ        $0x20, R12
-	DECQ        BP
+	ADDQ        $0x20, BP
+	DECQ        R13
 	JZ          sqdone
-	VCVTPS2PD   (R12), Z1
+	VCVTPS2PD   (BP), Z1
 	VFMADD231PD Z1, Z1, Z9
-	ADDQ        $0x20, R12
-	DECQ        BP
+	ADDQ        $0x20, BP
+	DECQ        R13
 	JNZ         sq
 
 sqdone:
@@ -807,42 +808,58 @@ sqdone:
 	VSQRTSD       X8, X8, X8
 	VMAXSD        X28, X8, X8
 	VDIVSD        X8, X27, X8
-	VBROADCASTSD  X8, Z30
-	VMOVAPD       Z29, Z31
+	VMOVSD        X8, 8(R15)
 	TESTQ         SI, SI
-	JZ            scaled
-	VMOVAPD       Z30, Z31
+	JZ            unscaled
+	VMOVSD        X8, (R15)
+	JMP           scaled
+
+unscaled:
+	VMOVSD X27, (R15)
 
 scaled:
-	MOVQ DX, R12
-	MOVQ DI, R13
-	MOVQ R8, R14
-	MOVQ R10, R15
-	MOVQ CX, BP
+	ADDQ BX, R12
+	ADDQ $0x10, R15
+	DECQ R14
+	JNZ  row
+	MOVQ R8, SI
+	MOVQ CX, R13
 
-col:
-	VCVTPS2PD   (R12), Z0
-	VMOVUPD     (R13), Z1
-	VFMSUB231PD Z31, Z0, Z1
-	VMOVUPD     Z1, (R14)
-	VADDPD      (R15), Z1, Z1
-	VMOVUPD     Z1, (R15)
-	VMULPD      Z30, Z0, Z2
-	VADDPD      (R15)(R11*1), Z2, Z3
-	VMOVUPD     Z3, (R15)(R11*1)
-	VMOVUPD     (R15)(R11*2), Z4
-	VFMADD231PD Z2, Z2, Z4
-	VMOVUPD     Z4, (R15)(R11*2)
-	ADDQ        $0x20, R12
-	ADDQ        $0x40, R13
-	ADDQ        R9, R14
-	ADDQ        $0x40, R15
-	DECQ        BP
-	JNZ         col
-	ADDQ        BX, DX
-	ADDQ        $0x40, R8
-	DECQ        AX
-	JNZ         row
+panel:
+	VMOVUPD (DI), Z1
+	VPXORQ  Z10, Z10, Z10
+	VPXORQ  Z11, Z11, Z11
+	VPXORQ  Z12, Z12, Z12
+	MOVQ    DX, R12
+	MOVQ    R10, R15
+	MOVQ    AX, R14
+
+prow:
+	VCVTPS2PD    (R12), Z0
+	VBROADCASTSD (R15), Z2
+	VBROADCASTSD 8(R15), Z3
+	VMULPD       Z3, Z0, Z5
+	VFMSUB213PD  Z1, Z2, Z0
+	VMOVUPD      Z0, (SI)
+	VADDPD       Z0, Z10, Z10
+	VADDPD       Z5, Z11, Z11
+	VFMADD231PD  Z5, Z5, Z12
+	ADDQ         BX, R12
+	ADDQ         $0x10, R15
+	ADDQ         $0x40, SI
+	DECQ         R14
+	JNZ          prow
+	VADDPD       (R9), Z10, Z10
+	VMOVUPD      Z10, (R9)
+	VADDPD       (R9)(R11*1), Z11, Z11
+	VMOVUPD      Z11, (R9)(R11*1)
+	VADDPD       (R9)(R11*2), Z12, Z12
+	VMOVUPD      Z12, (R9)(R11*2)
+	ADDQ         $0x20, DX
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, R9
+	DECQ         R13
+	JNZ          panel
 
 done:
 	VZEROUPPER
@@ -1143,4 +1160,21 @@ done:
 	VADDSD        X1, X0, X0
 	MOVSD         X0, ret+80(FP)
 	VZEROUPPER
+	RET
+
+// func dprefetch(p *byte, n int)
+// Requires: MMX+
+TEXT ·dprefetch(SB), NOSPLIT, $0-16
+	MOVQ  p+0(FP), AX
+	MOVQ  n+8(FP), CX
+	TESTQ CX, CX
+	JLE   done
+
+loop:
+	PREFETCHT1 (AX)
+	ADDQ       $0x40, AX
+	DECQ       CX
+	JNZ        loop
+
+done:
 	RET

@@ -20,7 +20,7 @@ func dgramPack32(rows int, d8 int, x *float32, ldx int, scale *float64, sstride 
 func dgramPack64(rows int, d8 int, x *float64, ldx int, scale *float64, sstride int, shift *float64, dst *float64, ps int)
 
 //go:noescape
-func dgramPackStats32(rows int, d8 int, x *float32, ldx int, normalize int, shift *float64, dst *float64, ps int, sums *float64)
+func dgramPackStats32(rows int, d8 int, x *float32, ldx int, normalize int, shift *float64, dst *float64, ps int, sums *float64, rs *float64)
 
 //go:noescape
 func filterGT512(n int, x *float32, thr float32, base int32, idx *int32) int
@@ -30,3 +30,6 @@ func drank2dot512(n int, r *float64, v *float64, w *float64, a float64, b float6
 
 //go:noescape
 func drank2symv512(n int, head int, r *float64, vp *float64, wp *float64, a float64, b float64, v *float64, vi float64, p *float64) float64
+
+//go:noescape
+func dprefetch(p *byte, n int)

@@ -2,6 +2,7 @@ package plots
 
 import (
 	"fmt"
+	"github.com/siam-ssl/siam/collapse"
 	"image/color"
 	"math"
 	"slices"
@@ -135,7 +136,7 @@ func ExplainedVariance(series []Series, opts Options) (*Figure, error) {
 		}
 	}
 	for i, s := range series {
-		ev := CumulativeExplained(s.Y)
+		ev := collapse.ExplainedVariance(s.Y)
 		pts := make(plotter.XYs, len(ev))
 		var auc float64
 		for j, v := range ev {
@@ -155,35 +156,6 @@ func ExplainedVariance(series []Series, opts Options) (*Figure, error) {
 		f.Legend.Add("flat (AUC 0.5)", &plotter.Line{LineStyle: draw.LineStyle{Color: color.Gray{Y: 150}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}})
 	}
 	return f, nil
-}
-
-// CumulativeExplained returns Eq. 1 for a spectrum: (sum_{i<=j} sigma_i) / (sum_k
-// sigma_k) over the singular values sorted descending (sigma, not sigma², as the
-// reference code). An all-zero spectrum gives all ones (complete collapse). The
-// values must be finite and non-negative (the figure constructors check this).
-// It matches collapse.ExplainedVariance; it is repeated here so that package
-// collapse may use plots without an import cycle.
-func CumulativeExplained(sigma []float64) []float64 {
-	s := slices.Clone(sigma)
-	slices.SortFunc(s, func(a, b float64) int { return -cmpFloat(a, b) })
-	var sum float64
-	for _, v := range s {
-		sum += v
-	}
-	out := make([]float64, len(s))
-	var c float64
-	for i, v := range s {
-		c += v
-		if sum == 0 {
-			out[i] = 1
-		} else {
-			out[i] = c / sum
-		}
-	}
-	if len(out) > 0 {
-		out[len(out)-1] = 1
-	}
-	return out
 }
 
 // Lines plots metric-versus-step curves (loss, AUC, k-NN accuracy against training

@@ -2,6 +2,7 @@ package plots
 
 import (
 	"bytes"
+	"github.com/siam-ssl/siam/collapse"
 	"math"
 	"os"
 	"path/filepath"
@@ -206,14 +207,14 @@ func TestCollapseFigures(t *testing.T) {
 }
 
 func TestCumulativeExplainedAndTicks(t *testing.T) {
-	ev := CumulativeExplained([]float64{1, 3, 0, 1}) // sorted: 3 1 1 0, sum 5
+	ev := collapse.ExplainedVariance([]float64{1, 3, 0, 1}) // sorted: 3 1 1 0, sum 5
 	want := []float64{0.6, 0.8, 1, 1}
 	for i := range want {
 		if math.Abs(ev[i]-want[i]) > 1e-12 {
-			t.Fatalf("CumulativeExplained = %v, want %v", ev, want)
+			t.Fatalf("ExplainedVariance = %v, want %v", ev, want)
 		}
 	}
-	if ev := CumulativeExplained([]float64{0, 0}); ev[0] != 1 || ev[1] != 1 {
+	if ev := collapse.ExplainedVariance([]float64{0, 0}); ev[0] != 1 || ev[1] != 1 {
 		t.Errorf("all-zero spectrum: %v", ev)
 	}
 	for _, c := range []struct {

@@ -20,6 +20,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"github.com/siam-ssl/siam/collapse"
 	"html/template"
 	"math"
 	"path/filepath"
@@ -177,12 +178,7 @@ func (r *run) summarize() summary {
 		s.FinalSigma, s.FinalSigmaFrom = r.spectra[len(r.spectra)-1].SingularValues, SpectraFile
 	}
 	if math.IsNaN(s.AUC) && s.FinalSigma != nil {
-		ev := plots.CumulativeExplained(s.FinalSigma)
-		var a float64
-		for _, v := range ev {
-			a += v
-		}
-		s.AUC, s.AUCFrom = a/float64(len(ev)), "spectra"
+		s.AUC, s.AUCFrom = collapse.AUC(s.FinalSigma), "spectra"
 	}
 	if k, ok := r.results["knn"]; ok {
 		s.KNN = *k.Accuracy

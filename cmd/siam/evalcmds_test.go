@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/spf13/cobra"
 
 	"github.com/siam-ssl/siam/collapse"
 	"github.com/siam-ssl/siam/data"
@@ -108,8 +107,7 @@ func copyRun(t *testing.T) string {
 
 // runCLI runs the commands in-process and returns stdout and the error.
 func runCLI(args ...string) (string, error) {
-	root := &cobra.Command{Use: "siam", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(newCollapse(), newEval(), newBench())
+	root := newRoot()
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)
