@@ -61,3 +61,26 @@ func BenchmarkSpectrumStages(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkBenchSpectrumTarget runs the target through BenchSpectrum
+// (50000 x 512, median of 5 after a warm-up) and reports the median, the best run
+// and the CPU seconds per run (idle wall ~ CPU/2 when both cores are busy):
+//
+//	go test -run '^$' -bench BenchSpectrumTarget -benchtime 1x ./collapse/
+func BenchmarkBenchSpectrumTarget(b *testing.B) {
+	for range b.N {
+		c0 := cpuNow()
+		med, secs, _, err := BenchSpectrum(50000, 512, 5, 1)
+		cpu := cpuNow() - c0
+		if err != nil {
+			b.Fatal(err)
+		}
+		best := secs[0]
+		for _, s := range secs {
+			best = min(best, s)
+		}
+		b.ReportMetric(med, "median-s")
+		b.ReportMetric(best, "best-s")
+		b.ReportMetric(cpu.Seconds()/7, "cpu-s/run") // data generation (~1 run) + warm-up + 5 runs
+	}
+}

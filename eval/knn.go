@@ -1,11 +1,11 @@
 package eval
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/parallel"
@@ -223,21 +223,23 @@ func (nb *Neighbors) Row(q int) ([]int32, []float32) {
 }
 
 // NearestNeighbors returns the k keys with the largest dot product for every query
-// (cosine similarity when the rows are L2-normalised, as KNN makes them).
+// (cosine similarity when the rows are L2-normalised, as KNN makes them), ranked by
+// float32 similarity, ties by smaller key index.
 //
-// The keys are packed once into the float32 GEMM's panel layout
-// (kernels.PackKeys, 4*keys*dim bytes more memory). Queries are processed in
+// On CPUs with AVX512-BF16 (Zen 4) the similarities are screened in bfloat16 and
+// the survivors recomputed exactly (see nearestScreened): the same neighbours at
+// about half the arithmetic. Otherwise the keys are packed once into the float32
+// GEMM's panel layout (kernels.PackKeys). Either way queries are processed in
 // chunks of `chunk` (0 means DefaultChunk) spread over all cores; a chunk is packed
 // into register tiles and meets the keys keyBlock at a time: for each tile the
-// micro-kernel computes the tile x keyBlock block of similarities
-// (kernels.MulTile, one full-depth FMA chain per value, so results do not depend
-// on the chunk size), and the block is filtered right away, still in L1, against
-// each query's threshold (the k-th best so far, see topK) with a vectorised
-// compare (kernels.IndexGreater): only values that beat it are looked at again,
-// which for random order happens about k*ln(keys/k) times per query. Memory: the
-// result, the packed keys, plus chunk*(dim+4k) values per worker. k is clamped to
-// the number of keys; k < 1, a bad shape or empty input is an error. NaN
-// similarities are never selected.
+// micro-kernel computes the tile x keyBlock block of similarities (one full-depth
+// FMA chain per value, so results do not depend on the chunk size), and the block
+// is filtered right away, still in L1, against each query's threshold with a
+// vectorised compare (kernels.IndexGreater): only values that beat it are looked
+// at again, about k*ln(keys/k) times per query. Memory: the result, the packed
+// keys (2 or 4 bytes per key value), plus chunk*(dim+4k) values per worker. k is
+// clamped to the number of keys; k < 1, a bad shape or empty input is an error.
+// NaN similarities are never selected.
 func NearestNeighbors(queries, keys []float32, dim, k, chunk int) (*Neighbors, error) {
 	if dim < 1 || len(queries)%dim != 0 || len(keys)%dim != 0 {
 		return nil, fmt.Errorf("%w: %d query and %d key values do not form rows of dim %d", ErrKNN, len(queries), len(keys), dim)
@@ -254,6 +256,11 @@ func NearestNeighbors(queries, keys []float32, dim, k, chunk int) (*Neighbors, e
 		chunk = DefaultChunk
 	}
 	out := &Neighbors{K: k, Index: make([]int32, nq*k), Sim: make([]float32, nq*k)}
+	if screenBF16 && kernels.BF16Fast() {
+		if ok := nearestScreened(queries, keys, dim, k, chunk, out); ok {
+			return out, nil
+		}
+	}
 	pk := kernels.PackKeys(keys, nk, dim)
 	nr := pk.PanelWidth()
 	kb := min(max(keyBlock/nr, 1)*nr, (nk+nr-1)/nr*nr) // whole panels
@@ -291,6 +298,250 @@ func NearestNeighbors(queries, keys []float32, dim, k, chunk int) (*Neighbors, e
 	return out, nil
 }
 
+// screenBF16 selects the bfloat16-screened search on CPUs with AVX512-BF16 (tests
+// turn it off to compare with the float32 GEMM route).
+var screenBF16 = true
+
+// nearestScreened is NearestNeighbors through a bfloat16 screen, on CPUs where
+// kernels.MulTile16 runs VDPBF16PS (32 multiply-adds per instruction, twice the
+// float32 FMA). For each register tile and key block it computes approximate
+// similarities s~, and eps_q, a rigorous bound on |s~ - s| for every key (s the
+// float32 similarity kernels.Dot computes), from the norms of the query, of its
+// bfloat16 rounding and of the rounding error and the maxima of the same over the
+// keys (kernels.BF16Norms; about 2.3e-3 for unit vectors of dimension 512 — a
+// bound, not a statistical estimate). screenTopK keeps every key that can still be
+// in the exact top k and rescores only the final survivors exactly, so the result
+// is exactly the top k by float32 similarity, with the same tie rule. It returns
+// false (nothing done) when a norm is not finite or too large for the bound to be
+// meaningful.
+func nearestScreened(queries, keys []float32, dim, k, chunk int, out *Neighbors) bool {
+	nq, nk := len(queries)/dim, len(keys)/dim
+	// Key norms: plain, of the bfloat16 rounding, and of the rounding error; the
+	// screen uses their maxima.
+	type kmax struct{ norm, rounded, err float64 }
+	kms := make([]kmax, parallel.Workers())
+	parallel.ForWorker(nk, func(w, lo, hi int) {
+		m := &kms[w]
+		for i := lo; i < hi; i++ {
+			n, r, e := kernels.BF16Norms(keys[i*dim : (i+1)*dim])
+			m.norm, m.rounded, m.err = max(m.norm, n), max(m.rounded, r), max(m.err, e)
+		}
+	})
+	var km kmax
+	for _, m := range kms {
+		km.norm, km.rounded, km.err = max(km.norm, m.norm), max(km.rounded, m.rounded), max(km.err, m.err)
+	}
+	if !(km.norm < 1e15 && km.rounded < 1e15) { // also catches NaN
+		return false
+	}
+	// eps[q] bounds |screen - float32 similarity| for query q and every key.
+	g := kernels.BF16AccumulationBound(dim)
+	eps := make([]float64, nq)
+	for i := range nq {
+		n, r, e := kernels.BF16Norms(queries[i*dim : (i+1)*dim])
+		if !(n < 1e15 && r < 1e15) {
+			return false
+		}
+		eps[i] = 1.001*(e*km.rounded+n*km.err+g*(r*km.rounded+n*km.norm)) + 1e-30
+	}
+	pk := kernels.PackKeys16(keys, nk, dim)
+	nr := pk.PanelWidth()
+	kb := min(max(keyBlock/nr, 1)*nr, (nk+nr-1)/nr*nr)
+	nchunks := (nq + chunk - 1) / chunk
+	parallel.ForWorker(nchunks, func(_, clo, chi int) {
+		var approx []float32
+		idx := make([]int32, kb+16)
+		heaps := make([]screenTopK, min(chunk, nq))
+		for ch := clo; ch < chi; ch++ {
+			q0, q1 := ch*chunk, min((ch+1)*chunk, nq)
+			qn := q1 - q0
+			for i := range qn {
+				heaps[i].reset(k, 2*eps[q0+i])
+			}
+			pq := kernels.PackQueries16(queries[q0*dim:q1*dim], qn, dim)
+			if n := pq.MaxTileRows() * kb; len(approx) < n {
+				approx = make([]float32, n)
+			}
+			for k0 := 0; k0 < nk; k0 += kb {
+				k1 := min(k0+kb, nk)
+				for t := range pq.Tiles() {
+					row0, rows := pq.Tile(t)
+					kernels.MulTile16(pq, t, pk, k0, k1, approx, kb)
+					for i := range rows {
+						h := &heaps[row0+i]
+						n := kernels.IndexGreater(approx[i*kb:i*kb+k1-k0], h.thr, int32(k0), idx)
+						for _, j := range idx[:n] {
+							if v := approx[i*kb+int(j)-k0]; v > h.thr {
+								h.push(v, j)
+							}
+						}
+						if h.thr == negInf && len(h.sim) >= k {
+							h.prune() // first threshold as soon as k keys are in
+						}
+					}
+				}
+			}
+			for i := range qn {
+				q := q0 + i
+				heaps[i].finish(queries[q*dim:(q+1)*dim], keys, dim, out.Index[q*k:(q+1)*k], out.Sim[q*k:(q+1)*k])
+			}
+		}
+	})
+	return true
+}
+
+// screenCut returns the largest float32 not above thr - eps (rounded toward
+// -Inf, so the screen never cuts above the exact bound); -Inf while thr is.
+func screenCut(thr float32, eps float64) float32 {
+	if thr == negInf {
+		return negInf
+	}
+	x := float64(thr) - eps
+	f := float32(x)
+	if float64(f) > x {
+		f = math.Nextafter32(f, negInf)
+	}
+	return f
+}
+
+// screenTopK is the per-query state of the screened route. It works on the
+// approximate (bfloat16) similarities s~ only, keeping every key that can still
+// be among the exact top k: with eps a bound on |s~ - s| (s the float32 value),
+// theta~ the k-th best s~, the k keys of the top k by s~ all have s >= theta~ - eps,
+// so the exact k-th best is >= theta~ - eps and every exact top-k key has
+// s~ >= theta~ - 2 eps. The buffer keeps the keys with s~ >= (k-th best s~ so
+// far) - 2 eps (a running theta~ is never above the final one, so nothing needed is
+// dropped), and only the final survivors — about k plus the keys in a 2-eps band,
+// ~1.3k for unit vectors at dim 512 — get an exact dot product.
+type screenTopK struct {
+	sim     []float32 // approximate similarities, in increasing key order
+	idx     []int32
+	scratch []float32
+	pairs   []simIdx
+	k       int
+	eps2    float64 // 2*eps for this query
+	thr     float32 // entry test: s~ > thr
+}
+
+func (h *screenTopK) reset(k int, eps2 float64) {
+	if c := 4 * k; cap(h.sim) < c {
+		h.sim, h.idx = make([]float32, 0, c), make([]int32, 0, c)
+	}
+	h.sim, h.idx, h.k, h.eps2, h.thr = h.sim[:0], h.idx[:0], k, eps2, negInf
+}
+
+// push adds key j with approximate similarity v > thr.
+func (h *screenTopK) push(v float32, j int32) {
+	h.sim = append(h.sim, v)
+	h.idx = append(h.idx, j)
+	if len(h.sim) == cap(h.sim) {
+		h.prune()
+		if len(h.sim) > cap(h.sim)-cap(h.sim)/4 { // a wide band: grow, keep O(1) per push
+			h.sim, h.idx = append(make([]float32, 0, 2*cap(h.sim)), h.sim...), append(make([]int32, 0, 2*cap(h.idx)), h.idx...)
+		}
+	}
+}
+
+// cut returns the smallest similarity that must stay: the largest float32 not above
+// (k-th best s~ of the buffer) - 2 eps; -Inf while fewer than k are in.
+func (h *screenTopK) cut() float32 {
+	if len(h.sim) < h.k {
+		return negInf
+	}
+	h.scratch = append(h.scratch[:0], h.sim...)
+	return screenCut(kthLargest(h.scratch, h.k), h.eps2)
+}
+
+// prune drops the entries below a cut and raises the entry threshold to it. The
+// cut is v - 2 eps for a v with at least k entries >= v (so v <= the k-th best and
+// nothing needed is dropped): v is read off an even sample of the buffer, aimed at
+// ~1.2k entries, and checked by counting; if the count falls short the exact
+// cut() is used.
+func (h *screenTopK) prune() {
+	n := len(h.sim)
+	c := negInf
+	if j := 12 * h.k * topSample / (10 * n); n >= 2*topSample && j >= 1 && j < topSample {
+		var smp [topSample]float32
+		for i := range smp {
+			smp[i] = h.sim[i*n/topSample]
+		}
+		v := kthLargest(smp[:], j)
+		ge := 0
+		for _, s := range h.sim {
+			if s >= v {
+				ge++
+			}
+		}
+		if ge >= h.k {
+			c = screenCut(v, h.eps2)
+		}
+	}
+	if c == negInf {
+		c = h.cut()
+	}
+	if c == negInf {
+		return
+	}
+	w := 0
+	for i, v := range h.sim {
+		if v >= c {
+			h.sim[w], h.idx[w] = v, h.idx[i]
+			w++
+		}
+	}
+	h.sim, h.idx = h.sim[:w], h.idx[:w]
+	h.thr = math.Nextafter32(c, negInf) // entry test v > thr  <=>  v >= c
+}
+
+// finish rescores the survivors exactly (kernels.Dot of the float32 rows) and
+// writes the top k best first (similarity descending, index ascending) into idx
+// and sim; slots beyond the survivors (NaN similarities) get index -1 and NaN.
+func (h *screenTopK) finish(qrow, keys []float32, dim int, idx []int32, sim []float32) {
+	c := h.cut()
+	w := 0 // survivors, compacted in place
+	for i, v := range h.sim {
+		if v >= c {
+			h.idx[w] = h.idx[i]
+			w++
+		}
+	}
+	surv := h.idx[:w]
+	pairs := h.pairs[:0]
+	const ahead = 4 // rows prefetched ahead: a key row is a DRAM miss here
+	for t := range min(ahead, w) {
+		j := int(surv[t])
+		kernels.PrefetchL1(keys[j*dim : (j+1)*dim])
+	}
+	for t, j := range surv {
+		if t+ahead < w {
+			nj := int(surv[t+ahead])
+			kernels.PrefetchL1(keys[nj*dim : (nj+1)*dim])
+		}
+		if s := kernels.Dot(qrow, keys[int(j)*dim:(int(j)+1)*dim]); s == s { // not NaN
+			pairs = append(pairs, simIdx{s, j})
+		}
+	}
+	sortPairs(pairs)
+	n := min(len(pairs), len(idx))
+	for i, p := range pairs[:n] {
+		idx[i], sim[i] = p.idx, p.sim
+	}
+	h.pairs = pairs
+	for i := n; i < len(idx); i++ {
+		idx[i], sim[i] = -1, float32(math.NaN())
+	}
+}
+
+// sortPairs sorts by similarity descending, then index ascending.
+func sortPairs(pairs []simIdx) {
+	slices.SortFunc(pairs, func(a, b simIdx) int {
+		if c := cmp.Compare(b.sim, a.sim); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.idx, b.idx)
+	})
+}
+
 // topK keeps the k best (similarity, key index) pairs of one query seen so far. New
 // candidates are appended to an unsorted buffer of capacity 4k; when it fills,
 // selectTop keeps the best k and raises the threshold thr to the k-th best, so most
@@ -304,6 +555,7 @@ type topK struct {
 	sim     []float32
 	idx     []int32
 	scratch []float32
+	pairs   []simIdx
 	k       int
 	thr     float32 // k-th best similarity at the last selection; -Inf before
 }
@@ -313,12 +565,6 @@ func (h *topK) reset(k int) {
 		h.sim, h.idx = make([]float32, 0, 4*k), make([]int32, 0, 4*k)
 	}
 	h.sim, h.idx, h.k, h.thr = h.sim[:0], h.idx[:0], k, float32(math.Inf(-1))
-}
-
-// better reports whether entry a ranks above entry b (higher similarity, or equal
-// similarity and smaller index).
-func (h *topK) better(a, b int) bool {
-	return h.sim[a] > h.sim[b] || (h.sim[a] == h.sim[b] && h.idx[a] < h.idx[b])
 }
 
 // scanFiltered offers row[j] as key base+j for every j. Keys arrive in increasing
@@ -331,16 +577,25 @@ func (h *topK) scanFiltered(row []float32, base int32, idx []int32) {
 	n := kernels.IndexGreater(row, h.thr, base, idx)
 	for _, j := range idx[:n] {
 		if v := row[j-base]; v > h.thr {
-			h.sim = append(h.sim, v)
-			h.idx = append(h.idx, j)
-			if len(h.sim) == cap(h.sim) {
-				h.shrink()
-			}
+			h.push(v, j)
 		}
 	}
+	h.firstThreshold()
+}
+
+// push appends a candidate that beats thr, freeing space when the buffer is full.
+func (h *topK) push(v float32, j int32) {
+	h.sim = append(h.sim, v)
+	h.idx = append(h.idx, j)
+	if len(h.sim) == cap(h.sim) {
+		h.shrink()
+	}
+}
+
+// firstThreshold sets the first threshold as soon as k candidates are in: without
+// it the buffer would fill with every key of the first blocks.
+func (h *topK) firstThreshold() {
 	if h.thr == negInf && len(h.sim) >= h.k {
-		// First threshold as soon as k candidates are in: without it the buffer
-		// fills with every key of the first blocks.
 		h.selectTop()
 	}
 }
@@ -455,32 +710,30 @@ func kthLargest(x []float32, k int) float32 {
 	return x[nth]
 }
 
-// byRank sorts a topK best first.
-type byRank struct{ *topK }
-
-func (r byRank) Len() int           { return len(r.sim) }
-func (r byRank) Less(a, b int) bool { return r.better(a, b) }
-
-func (h *topK) swap(a, b int) {
-	h.sim[a], h.sim[b] = h.sim[b], h.sim[a]
-	h.idx[a], h.idx[b] = h.idx[b], h.idx[a]
-}
-
-// Swap exchanges entries a and b (sort.Interface for byRank).
-func (h *topK) Swap(a, b int) { h.swap(a, b) }
-
 // sorted writes the best k entries best first (similarity descending, index
 // ascending) into idx and sim; slots beyond the kept count (only possible with NaN
 // similarities) get index -1 and similarity NaN.
 func (h *topK) sorted(idx []int32, sim []float32) {
 	h.selectTop()
 	n := len(h.sim)
-	sort.Sort(byRank{h})
-	copy(idx, h.idx)
-	copy(sim, h.sim)
+	pairs := h.pairs[:0]
+	for i, s := range h.sim {
+		pairs = append(pairs, simIdx{s, h.idx[i]})
+	}
+	sortPairs(pairs)
+	for i, p := range pairs {
+		idx[i], sim[i] = p.idx, p.sim
+	}
+	h.pairs = pairs
 	for i := n; i < len(idx); i++ {
 		idx[i], sim[i] = -1, float32(math.NaN())
 	}
+}
+
+// simIdx is one (similarity, key index) entry of a sorted neighbour list.
+type simIdx struct {
+	sim float32
+	idx int32
 }
 
 // MajorityVoteSweep returns, for k = 1..maxK, the top-1 accuracy of the plain majority

@@ -19,4 +19,5 @@ func drank2symv512(n, head int, r, vp, wp *float64, a, b float64, v *float64, vi
 func dgramPackStats32(rows, d8 int, x *float32, ldx int, normalize int, shift *float64, dst *float64, ps int, sums *float64, rs *float64) {
 	panic("unreachable")
 }
-func dprefetch(p *byte, n int) {}
+func dprefetch(p *byte, n int)  {}
+func dprefetch0(p *byte, n int) {}

@@ -95,3 +95,13 @@ func Drank2Symv(r, vp, wp []float64, a, b float64, v []float64, vi float64, p []
 	}
 	return s + (s0 + s1)
 }
+
+// PrefetchL1 hints the CPU to load x into the L1 cache (no effect without the
+// amd64 assembly): issue it for a row a few iterations ahead in a gather loop
+// (for instance the keys a k-NN rescoring will read next) so that its DRAM
+// latency overlaps the current work.
+func PrefetchL1(x []float32) {
+	if len(x) > 0 {
+		dprefetch0((*byte)(unsafe.Pointer(&x[0])), (len(x)*4+63)/64)
+	}
+}

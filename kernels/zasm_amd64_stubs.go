@@ -68,6 +68,66 @@ func packBT512(kc int, b *float32, ldb int, dst *float32)
 func packAT512(kc int, a *float32, lda int, mr int, dst *float32)
 
 //go:noescape
+func packRows512(rows int, src *float32, offs *int, n int, dst *float32, ldd int)
+
+//go:noescape
+func packRowsT512(kb int, src *float32, rowOffs *int, pixOffs *int, dst *float32)
+
+//go:noescape
+func packRowsT512r8(kb int, src *float32, rowOffs *int, pixOffs *int, dst *float32)
+
+//go:noescape
+func packRowsT512r4(kb int, src *float32, rowOffs *int, pixOffs *int, dst *float32)
+
+//go:noescape
+func packAN512x1(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x2(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x3(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x4(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x5(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x6(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x7(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x8(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x9(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x10(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x11(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x12(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x13(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x14(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x15(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
+func packAN512x16(kc int, a *float32, lda int, dst *float32)
+
+//go:noescape
 func axpy512(n int, alpha float32, x *float32, y *float32)
 
 //go:noescape

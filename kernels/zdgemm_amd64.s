@@ -1178,3 +1178,20 @@ loop:
 
 done:
 	RET
+
+// func dprefetch0(p *byte, n int)
+// Requires: MMX+
+TEXT ·dprefetch0(SB), NOSPLIT, $0-16
+	MOVQ  p+0(FP), AX
+	MOVQ  n+8(FP), CX
+	TESTQ CX, CX
+	JLE   done
+
+loop:
+	PREFETCHT0 (AX)
+	ADDQ       $0x40, AX
+	DECQ       CX
+	JNZ        loop
+
+done:
+	RET

@@ -33,3 +33,6 @@ func drank2symv512(n int, head int, r *float64, vp *float64, wp *float64, a floa
 
 //go:noescape
 func dprefetch(p *byte, n int)
+
+//go:noescape
+func dprefetch0(p *byte, n int)

@@ -3,6 +3,7 @@ package tensor
 import (
 	"math"
 
+	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/parallel"
 )
 
@@ -31,8 +32,10 @@ type BatchNorm struct {
 // biased one, the one folded into RunningVar is unbiased (times M/(M-1), M = N*L or
 // N*H*W values per channel). Training on a single value per channel is an error.
 // The statistics are accumulated in float64 over float32 partial sums of at most
-// 1024 shifted values. The backward pass costs one reduction pass and one apply
-// pass over dy and x per channel.
+// 1024 shifted values (kernels.ChannelSumsPlanes: the same bits on every
+// instruction set). The backward pass costs one reduction pass and one apply
+// pass over dy and x per channel; with AVX2 or AVX-512 its sums widen every term
+// to float64 (kernels.BNBackwardReduce).
 func (g *Graph) BatchNorm(x *Tensor, bn *BatchNorm) *Tensor {
 	return g.batchNorm("batchnorm", x, bn, false)
 }
@@ -193,13 +196,7 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 			for ch := c0; ch < c1; ch++ {
 				if useBatch {
 					k := xd[ch*s]
-					var sum, sq float64
-					for i := range n {
-						off := (i*c + ch) * s
-						a, q := bnStats(xd[off:off+s], k)
-						sum += a
-						sq += q
-					}
+					sum, sq := kernels.ChannelSumsPlanes(xd[ch*s:], n, s, c*s, k)
 					finish(ch, k, sum, sq)
 				} else {
 					evalStats(ch)
@@ -208,9 +205,9 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 				for i := range n {
 					off := (i*c + ch) * s
 					if relu {
-						bnNormReLU(od[off:off+s], xd[off:off+s], sc, sh)
+						kernels.ScaleShiftReLU(od[off:off+s], xd[off:off+s], sc, sh)
 					} else {
-						bnNorm(od[off:off+s], xd[off:off+s], sc, sh)
+						kernels.ScaleShift(od[off:off+s], xd[off:off+s], sc, sh)
 					}
 				}
 			}
@@ -317,9 +314,9 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 						off := (i*c + ch) * s
 						var a, q float64
 						if relu {
-							a, q = bnBwdReduceReLU(gy[off:off+s], xd[off:off+s], mu, sc, sh)
+							a, q = kernels.BNBackwardReduceReLU(gy[off:off+s], xd[off:off+s], mu, sc, sh)
 						} else {
-							a, q = bnBwdReduce(gy[off:off+s], xd[off:off+s], mu)
+							a, q = kernels.BNBackwardReduce(gy[off:off+s], xd[off:off+s], mu)
 						}
 						sg += a
 						sgx += q
@@ -334,8 +331,10 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 					switch {
 					case relu && !needRed:
 						bnBwdScaleReLU(gx[off:off+s], gy[off:off+s], xd[off:off+s], sc, sh, k, accX)
+					case useBatch && accX:
+						kernels.BNBackwardApplyAdd(gx[off:off+s], gy[off:off+s], xd[off:off+s], k, p, q)
 					case useBatch:
-						bnBwdApply(gx[off:off+s], gy[off:off+s], xd[off:off+s], k, p, q, accX)
+						kernels.BNBackwardApply(gx[off:off+s], gy[off:off+s], xd[off:off+s], k, p, q)
 					default:
 						scaleInto(gx[off:off+s], gy[off:off+s], k, accX)
 					}

@@ -78,7 +78,6 @@ func (g *Graph) convCheck(op string, x, w, b *Tensor, o ConvOpts) (lowering, boo
 func (g *Graph) conv2dBackward(l lowering, x, w, b, out *Tensor) {
 	k := w.shape[0]
 	dy := out.Grad
-	kd := l.kdim()
 	if w.requiresGrad || (b != nil && b.requiresGrad) {
 		var gb []float32
 		if b != nil && b.requiresGrad {
@@ -121,9 +120,7 @@ func (g *Graph) conv2dBackward(l lowering, x, w, b, out *Tensor) {
 		t.forward(dy, wt, c, gx, !fresh, nil)
 		return
 	}
-	at := g.Scratch(len(w.Data))
-	transpose(w.Data, k, kd, at, k)
-	l.backwardData(dy, at, k, gx, fresh)
+	l.backwardData(dy, w.Data, k, gx, fresh)
 }
 
 // convBiasGrad adds to gb [k] the sum of dy [n,k,p] over images and pixels.

@@ -51,6 +51,9 @@ func BenchmarkConv2d(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("SIAM_CONV_SHIFT")); err == nil {
 		defer SetConvShift(SetConvShift(v)) // 0 off, 1 auto, 2 always
 	}
+	if v, err := strconv.Atoi(os.Getenv("SIAM_CONV_IMPLICIT")); err == nil {
+		defer SetConvImplicit(SetConvImplicit(v)) // 0 off, 1 on
+	}
 	for _, bs := range convBenchShapes {
 		cc := bs.cc
 		o := ConvOpts{Stride: cc.stride, Pad: cc.pad}

@@ -18,3 +18,11 @@ func SetConvShift(mode int) int {
 
 // ConvPoolMisses returns how many conv work-buffer requests have allocated so far.
 func ConvPoolMisses() int64 { return convPoolMisses.Load() }
+
+// SetConvImplicit turns the implicit-im2col forward lowering on (1) or off (0) and
+// returns the previous setting.
+func SetConvImplicit(mode int) int {
+	old := convImplicit
+	convImplicit = mode
+	return old
+}

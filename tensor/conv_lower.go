@@ -406,6 +406,10 @@ func (l *lowering) forward(src, a []float32, m int, dst []float32, accumulate bo
 	inSz := l.cin * l.hin * l.win
 	outSz := m * p
 	g := convGroup(p, l.n)
+	if convImplicit != 0 && !(g == 1 && l.identity()) {
+		l.forwardImplicit(src, a, m, dst, accumulate, ep)
+		return
+	}
 	if g == 1 && l.shiftable() {
 		l.forwardShift(src, a, m, dst, accumulate, ep)
 		return
@@ -557,12 +561,15 @@ func (l *lowering) forwardShift(src, a []float32, m int, dst []float32, accumula
 }
 
 // backwardData adds to gsrc [n, cin, hin, win] the gradient of the lowered
-// convolution through the column matrix: dcol = A^T x dY, then col2im. at is A^T
-// [kdim, m]. Used for strided convolutions; stride-1 ones run as a transposed
+// convolution through the column matrix: dcol = A^T x dY, then col2im. a is the
+// weight matrix A [m, kdim]; A^T is packed once per call (kernels.PackA) and shared
+// by the workers. Used for strided convolutions; stride-1 ones run as a transposed
 // convolution through forward instead. When fresh is set gsrc holds garbage and is
 // cleared image by image just before its scatter, while it is in cache.
-func (l *lowering) backwardData(dy, at []float32, m int, gsrc []float32, fresh bool) {
+func (l *lowering) backwardData(dy, a []float32, m int, gsrc []float32, fresh bool) {
 	p, kd := l.pix(), l.kdim()
+	pa := kernels.PackA(true, kd, m, a, kd)
+	defer pa.Release()
 	inSz := l.cin * l.hin * l.win
 	outSz := m * p
 	g := convGroup(p, l.n)
@@ -588,7 +595,7 @@ func (l *lowering) backwardData(dy, at []float32, m int, gsrc []float32, fresh b
 				}
 				b = dyg
 			}
-			kernels.Sgemm(false, false, kd, cols, m, 1, at, m, b, cols, 0, dcol, cols)
+			kernels.SgemmPackedA(pa, false, cols, 1, b, cols, 0, dcol, cols)
 			for j := 0; j < gn; j++ {
 				img := gsrc[(n0+j)*inSz : (n0+j+1)*inSz]
 				if fresh {
@@ -612,6 +619,10 @@ func (l *lowering) backwardWeights(src, dy []float32, m int, gw, gb []float32) {
 	inSz := l.cin * l.hin * l.win
 	outSz := m * p
 	g := convGroup(p, l.n)
+	if run := l.pixelRun(); convImplicit != 0 && run > 0 && !(g == 1 && l.identity()) {
+		l.backwardWeightsImplicit(src, dy, m, gw, gb, run)
+		return
+	}
 	groups := (l.n + g - 1) / g
 	nw := min(parallel.Workers(), groups)
 	// The column matrix is the GEMM's N side, packed in 32-wide panels; a ragged
@@ -712,19 +723,386 @@ func (l *lowering) backwardWeights(src, dy []float32, m int, gw, gb []float32) {
 	}
 }
 
-// transpose writes dst[j*ld+i] = src[i*cols+j] for an rows x cols src, in tiles.
-func transpose(src []float32, rows, cols int, dst []float32, ld int) {
-	const tile = 16
-	for i0 := 0; i0 < rows; i0 += tile {
-		i1 := min(i0+tile, rows)
-		for j0 := 0; j0 < cols; j0 += tile {
-			j1 := min(j0+tile, cols)
-			for i := i0; i < i1; i++ {
-				s := src[i*cols+j0 : i*cols+j1]
-				for j, v := range s {
-					dst[(j0+j)*ld+i] = v
+// convImplicit selects the implicit-im2col forward lowering of stride-1
+// convolutions (forwardImplicit): 1 on (the default), 0 off (the column-matrix and
+// shifted-view lowerings); a knob for tests and benchmarks.
+var convImplicit = 1
+
+// intPool holds the row-offset tables of forwardImplicit.
+var intPool = sync.Pool{New: func() any { return new([]int) }}
+
+// forwardImplicit is forward for stride-1 convolutions without a column matrix.
+// The weights are packed once per call (kernels.PackA) and shared by all workers;
+// each image is copied once into a zero-bordered buffer xp [cin, Hp, Wp] (per group
+// of images), and each GEMM's B panels are packed straight from xp by a padPacker:
+// row (c,ky,kx) of the column matrix over an output row is the contiguous run
+// xp[c, oy+ky, ox+kx ...], so a panel row is one or a few fixed-size copies with no
+// edge handling, and the column matrix is never written to memory and re-read.
+// Images are grouped as in forward; a single image's GEMM writes straight into its
+// NCHW output.
+func (l *lowering) forwardImplicit(src, a []float32, m int, dst []float32, accumulate bool, ep *convEpilogue) {
+	p, kd := l.pix(), l.kdim()
+	inSz := l.cin * l.hin * l.win
+	outSz := m * p
+	g := convGroup(p, l.n)
+	groups := (l.n + g - 1) / g
+	nw := min(parallel.Workers(), groups)
+	pa := kernels.PackA(false, m, kd, a, kd)
+	defer pa.Release()
+	pl := l.padLayout()
+	defer pl.release()
+	offp := intPool.Get().(*[]int)
+	defer intPool.Put(offp)
+	if cap(*offp) < kd {
+		*offp = make([]int, kd)
+	}
+	rows := kernels.NewRowOffsets(l.rowOffsets(&pl, (*offp)[:kd]))
+	tmps := workBufs(bufOut, nw, m*g*p, g > 1)
+	defer putWork(bufOut, tmps)
+	imgSz := pl.imgSz
+	xps := workBufs(bufPad, nw, g*imgSz, true)
+	defer putWork(bufPad, xps)
+	planes := workBufs(bufCol, nw, l.hin*l.win, l.stride > 1)
+	defer putWork(bufCol, planes)
+	parallel.ForWorker(groups, func(w, lo, hi int) {
+		tmp, xp := tmps[w], xps[w]
+		clear(xp) // borders stay zero: only interiors are written below
+		pk := padPacker{l: l, xp: xp, rows: &rows, nr: pa.PanelWidth(), imgSz: imgSz, wp: pl.pw}
+		pack := pk.pack
+		for gi := lo; gi < hi; gi++ {
+			n0 := gi * g
+			gn := min(g, l.n-n0)
+			cols := gn * p
+			for j := 0; j < gn; j++ {
+				l.fillPadded(&pl, src[(n0+j)*inSz:(n0+j+1)*inSz], xp[j*imgSz:(j+1)*imgSz], planes[w])
+			}
+			if g == 1 {
+				out := dst[n0*outSz : (n0+1)*outSz]
+				beta := float32(0)
+				if accumulate {
+					beta = 1
+				}
+				kernels.SgemmPackedAFunc(pa, p, 1, pack, beta, out, p)
+				if !accumulate && !ep.none() {
+					for mi := 0; mi < m; mi++ {
+						ep.apply(mi, out[mi*p:(mi+1)*p])
+					}
+				}
+				continue
+			}
+			kernels.SgemmPackedAFunc(pa, cols, 1, pack, 0, tmp, cols)
+			for j := 0; j < gn; j++ {
+				out := dst[(n0+j)*outSz : (n0+j+1)*outSz]
+				for mi := 0; mi < m; mi++ {
+					t := tmp[mi*cols+j*p : mi*cols+j*p+p]
+					o := out[mi*p : (mi+1)*p]
+					if accumulate {
+						kernels.Add(o, o, t)
+					} else {
+						ep.applyCopy(mi, o, t)
+					}
 				}
 			}
+		}
+	})
+}
+
+// padLayout describes the zero-bordered copy of one image [cin, hin, win] that the
+// implicit lowering packs from. At stride st it is split into st*st phase planes per
+// channel, phase (a, b) holding the padded pixels (i*st+a, j*st+b), so that every
+// kernel tap reads a contiguous run of its phase plane along an output row; at
+// stride 1 there is one phase, the padded plane itself.
+type padLayout struct {
+	st, ph, pw int
+	pplane     int    // ph*pw, one phase plane
+	cplane     int    // st*st*pplane, one channel
+	imgSz      int    // cin*cplane
+	used       uint64 // bit a*st+b: phase (a, b) is read by some tap (bits >= 64: all)
+	// inRows holds the input row offsets y*win (stride 1), for copying each
+	// channel's rows into the padded plane with one kernels.PackRows.
+	inRows kernels.RowOffsets
+	inBuf  *[]int
+}
+
+// release hands back the pooled row table.
+func (pl *padLayout) release() {
+	if pl.inBuf != nil {
+		intPool.Put(pl.inBuf)
+		pl.inBuf = nil
+	}
+}
+
+func (l *lowering) padLayout() padLayout {
+	st := l.stride
+	hp, wp := l.hin+2*l.padH, l.win+2*l.padW
+	pl := padLayout{st: st, ph: (hp + st - 1) / st, pw: (wp + st - 1) / st}
+	pl.pplane = pl.ph * pl.pw
+	pl.cplane = st * st * pl.pplane
+	pl.imgSz = l.cin * pl.cplane
+	if st == 1 && l.win <= 32 {
+		pl.inBuf = intPool.Get().(*[]int)
+		if cap(*pl.inBuf) < l.hin {
+			*pl.inBuf = make([]int, l.hin)
+		}
+		offs := (*pl.inBuf)[:l.hin]
+		for y := range offs {
+			offs[y] = y * l.win
+		}
+		pl.inRows = kernels.NewRowOffsets(offs)
+	}
+	if st > 1 {
+		for ky := 0; ky < l.r; ky++ {
+			for kx := 0; kx < l.s; kx++ {
+				if i := (ky%st)*st + kx%st; i < 64 {
+					pl.used |= 1 << i
+				}
+			}
+		}
+	}
+	return pl
+}
+
+// rowOffsets fills dst [kdim] with the offset in the padded image of each
+// column-matrix row (c, ky, kx) for output pixel (0, 0); pixel (oy, ox) adds
+// oy*pw+ox.
+func (l *lowering) rowOffsets(pl *padLayout, dst []int) []int {
+	st := pl.st
+	for c := 0; c < l.cin; c++ {
+		for ky := 0; ky < l.r; ky++ {
+			for kx := 0; kx < l.s; kx++ {
+				dst[(c*l.r+ky)*l.s+kx] = c*pl.cplane + ((ky%st)*st+kx%st)*pl.pplane + (ky/st)*pl.pw + kx/st
+			}
+		}
+	}
+	return dst
+}
+
+// fillPadded writes image img [cin, hin, win] into its padded layout xp. At stride 1
+// only the interior is written (the caller clears xp once; borders stay zero); at
+// larger strides every element of the used phase planes is written, from a copy of
+// each input plane in planeBuf (hin*win floats): as in im2col, reading the image
+// itself at a stride defeats the prefetcher.
+func (l *lowering) fillPadded(pl *padLayout, img, xp, planeBuf []float32) {
+	hin, win := l.hin, l.win
+	if pl.st == 1 {
+		wp := pl.pw
+		if pl.inRows.Len() == hin {
+			for c := 0; c < l.cin; c++ {
+				o := c*pl.cplane + l.padH*wp + l.padW
+				kernels.PackRows(xp[o:], wp, img, c*hin*win, &pl.inRows, 0, hin, win)
+			}
+			return
+		}
+		for c := 0; c < l.cin; c++ {
+			for y := 0; y < hin; y++ {
+				o := c*pl.cplane + (y+l.padH)*wp + l.padW
+				copy(xp[o:o+win], img[(c*hin+y)*win:(c*hin+y+1)*win])
+			}
+		}
+		return
+	}
+	st, pw := pl.st, pl.pw
+	for c := 0; c < l.cin; c++ {
+		plane := planeBuf[:hin*win]
+		copy(plane, img[c*hin*win:(c+1)*hin*win])
+		for a := 0; a < st; a++ {
+			for b := 0; b < st; b++ {
+				if i := a*st + b; i < 64 && pl.used&(1<<i) == 0 {
+					continue
+				}
+				base := c*pl.cplane + (a*st+b)*pl.pplane
+				// Columns j with 0 <= j*st+b-padW < win.
+				x0 := b - l.padW
+				jlo, jhi := 0, pw
+				if x0 < 0 {
+					jlo = min((-x0+st-1)/st, pw)
+				}
+				if last := win - 1 - x0; last < 0 {
+					jhi = jlo
+				} else {
+					jhi = max(min(jhi, last/st+1), jlo)
+				}
+				for i := 0; i < pl.ph; i++ {
+					d := xp[base+i*pw : base+(i+1)*pw]
+					y := i*st + a - l.padH
+					if y < 0 || y >= hin {
+						clear(d)
+						continue
+					}
+					srow := plane[y*win : (y+1)*win]
+					clear(d[:jlo])
+					switch {
+					case jhi == jlo:
+					case st == 2:
+						gather2(d[jlo:jhi], srow[x0+2*jlo:x0+2*(jhi-1)+1])
+					default:
+						for j := jlo; j < jhi; j++ {
+							d[j] = srow[x0+j*st]
+						}
+					}
+					clear(d[jhi:])
+				}
+			}
+		}
+	}
+}
+
+// padPacker packs panels of the column matrix of a stride-1 convolution straight
+// from zero-bordered images xp (consecutive, imgSz floats each): the
+// kernels.BPacker of forwardImplicit. Column q is output pixel q%P of image q/P;
+// row r reads xp at rows[r] (its channel plane and kernel tap) plus the pixel's
+// offset; each run of a panel row within one output row is a kernels.PackRows.
+type padPacker struct {
+	l     *lowering
+	xp    []float32
+	rows  *kernels.RowOffsets
+	nr    int
+	imgSz int
+	wp    int
+}
+
+// padSeg is a run of panel columns lying in one output row of one image.
+type padSeg struct {
+	off  int // xp offset of its first pixel (tap 0 of channel 0)
+	n, d int // length, first panel column
+}
+
+func (pk *padPacker) pack(dst []float32, j0, nb, p0, kc int) {
+	l := pk.l
+	nr := pk.nr
+	p, wo := l.pix(), l.wo
+	var segBuf [64]padSeg
+	segs := segBuf[:0]
+	for q, d := j0, 0; d < nb; {
+		img, qq := q/p, q%p
+		oy, ox := qq/wo, qq%wo
+		n := min(wo-ox, nb-d)
+		segs = append(segs, padSeg{off: img*pk.imgSz + oy*pk.wp + ox, n: n, d: d})
+		q += n
+		d += n
+	}
+	for _, sg := range segs {
+		kernels.PackRows(dst[sg.d:], nr, pk.xp, sg.off, pk.rows, p0, kc, sg.n)
+	}
+}
+
+// pixelRun returns the length of the runs of output pixels that
+// backwardWeightsImplicit packs (runs lie within one output row, 16 of them per
+// 16-deep panel block): 16, 8 or 4 dividing the output width, with whole 16-pixel
+// blocks per image; 0 where none applies.
+func (l *lowering) pixelRun() int {
+	if l.pix()%16 != 0 {
+		return 0
+	}
+	for _, run := range []int{16, 8, 4} {
+		if l.wo%run == 0 {
+			return run
+		}
+	}
+	return 0
+}
+
+// backwardWeightsImplicit is backwardWeights without a column matrix: each image
+// (or group of images, as in backwardWeights) is copied into its padded layout (as
+// in forwardImplicit) and the transposed B panels of dW += dY x col^T are packed
+// straight from it by kernels.PackRowsT: 16x16 in-register transposes of 32
+// column-matrix rows over 16 pixels, taken in runs of run pixels of one output row.
+func (l *lowering) backwardWeightsImplicit(src, dy []float32, m int, gw, gb []float32, run int) {
+	p, kd := l.pix(), l.kdim()
+	inSz := l.cin * l.hin * l.win
+	outSz := m * p
+	g := convGroup(p, l.n)
+	groups := (l.n + g - 1) / g
+	nw := min(parallel.Workers(), groups)
+	pl := l.padLayout()
+	defer pl.release()
+	// Row offsets, padded to whole 32-row panels with copies of the last row.
+	kd32 := (kd + 31) &^ 31
+	offp := intPool.Get().(*[]int)
+	defer intPool.Put(offp)
+	nRuns := g * p / run
+	if cap(*offp) < kd32+nRuns {
+		*offp = make([]int, kd32+nRuns)
+	}
+	rowOff := l.rowOffsets(&pl, (*offp)[:kd32])
+	for i := kd; i < kd32; i++ {
+		rowOff[i] = rowOff[kd-1]
+	}
+	rows := kernels.NewRowOffsets(rowOff)
+	// Offsets of the runs of output pixels of a group, in its padded images.
+	runs := (*offp)[kd32 : kd32+nRuns]
+	for b := range runs {
+		img, q := b*run/p, b*run%p
+		runs[b] = img*pl.imgSz + (q/l.wo)*pl.pw + q%l.wo
+	}
+	parts := make([][]float32, nw)
+	for w := 1; w < nw; w++ {
+		parts[w] = poolGet(bufPart, m*kd)
+	}
+	defer putWork(bufPart, parts)
+	var bparts [][]float64
+	if gb != nil {
+		bparts = make([][]float64, nw)
+	}
+	xps := workBufs(bufPad, nw, g*pl.imgSz, true)
+	defer putWork(bufPad, xps)
+	planes := workBufs(bufCol, nw, l.hin*l.win, l.stride > 1)
+	defer putWork(bufCol, planes)
+	dygs := workBufs(bufDY, nw, m*g*p, g > 1)
+	defer putWork(bufDY, dygs)
+	nr := kernels.PanelWidth()
+	parallel.ForWorker(groups, func(w, lo, hi int) {
+		xp, dyg := xps[w], dygs[w]
+		clear(xp)
+		c, beta := gw, float32(1)
+		if parts[w] != nil {
+			c, beta = parts[w], 0
+		}
+		var bp []float64
+		if gb != nil {
+			bp = make([]float64, m)
+			bparts[w] = bp
+		}
+		pack := func(dst []float32, j0, nb, p0, kc int) {
+			kernels.PackRowsT(dst, nr, xp, &rows, j0, nb, runs[p0/run:], run, kc)
+		}
+		for gi := lo; gi < hi; gi++ {
+			n0 := gi * g
+			gn := min(g, l.n-n0)
+			cols := gn * p
+			for j := 0; j < gn; j++ {
+				l.fillPadded(&pl, src[(n0+j)*inSz:(n0+j+1)*inSz], xp[j*pl.imgSz:(j+1)*pl.imgSz], planes[w])
+			}
+			am := dy[n0*outSz : (n0+1)*outSz]
+			if g > 1 {
+				for j := 0; j < gn; j++ {
+					img := dy[(n0+j)*outSz : (n0+j+1)*outSz]
+					for mi := 0; mi < m; mi++ {
+						copy(dyg[mi*cols+j*p:mi*cols+j*p+p], img[mi*p:(mi+1)*p])
+					}
+				}
+				am = dyg[:m*cols]
+			}
+			if bp != nil {
+				for mi := 0; mi < m; mi++ {
+					bp[mi] += float64(kernels.Sum(am[mi*cols : (mi+1)*cols]))
+				}
+			}
+			kernels.SgemmPackB(false, m, kd, cols, 1, am, cols, pack, beta, c, kd)
+			beta = 1
+		}
+	})
+	if nw > 1 {
+		parallel.ForGrain(m, max(1, (1<<14)/kd), func(lo, hi int) {
+			for _, part := range parts[1:] {
+				d := gw[lo*kd : hi*kd]
+				kernels.Add(d, d, part[lo*kd:hi*kd])
+			}
+		})
+	}
+	for _, bp := range bparts {
+		for mi, v := range bp {
+			gb[mi] += float32(v)
 		}
 	}
 }

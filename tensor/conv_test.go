@@ -115,12 +115,14 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 // TestConv2dReference checks forward and all three gradients against the direct
 // convolution for every case, with image grouping off, default and forced.
 func TestConv2dReference(t *testing.T) {
-	for _, mode := range []struct{ cols, shift int }{{1, 0}, {1, 2}, {256, 1}, {1 << 20, 1}, {1 << 20, 0}} {
+	for _, mode := range []struct{ cols, shift, implicit int }{{1, 0, 0}, {1, 2, 0}, {256, 1, 0}, {1 << 20, 1, 0}, {1 << 20, 0, 0},
+		{1, 0, 1}, {256, 1, 1}, {1 << 20, 1, 1}} {
 		cols := mode.cols
 		old := tensor.SetConvTargetCols(cols)
 		oldShift := tensor.SetConvShift(mode.shift)
+		oldImplicit := tensor.SetConvImplicit(mode.implicit)
 		for _, cc := range convCases {
-			t.Run(fmt.Sprintf("cols%d_shift%d/%v", cols, mode.shift, cc), func(t *testing.T) {
+			t.Run(fmt.Sprintf("cols%d_shift%d_implicit%d/%v", cols, mode.shift, mode.implicit, cc), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(cc.n*1000+cc.c*100+cc.r), 3))
 				x := tensortest.Rand(1, cc.n, cc.c, cc.h, cc.w)
 				w := tensor.NewParam("w", cc.k, cc.c, cc.r, cc.s)
@@ -166,6 +168,7 @@ func TestConv2dReference(t *testing.T) {
 		}
 		tensor.SetConvTargetCols(old)
 		tensor.SetConvShift(oldShift)
+		tensor.SetConvImplicit(oldImplicit)
 	}
 }
 

@@ -1,6 +1,9 @@
 package tensor
 
-import "github.com/siam-ssl/siam/parallel"
+import (
+	"github.com/siam-ssl/siam/kernels"
+	"github.com/siam-ssl/siam/parallel"
+)
 
 // AddReLU returns ReLU(a + b) for same-shaped a and b in one pass: the residual join
 // of a ResNet block.
@@ -17,7 +20,7 @@ func (g *Graph) AddReLU(a, b *Tensor) *Tensor {
 	out := g.Alloc(a.shape...)
 	ad, bd, od := a.Data, b.Data, out.Data
 	parallel.ForGrain(len(od), 1<<15, func(lo, hi int) {
-		addReLUInto(od[lo:hi], ad[lo:hi], bd[lo:hi])
+		kernels.AddReLU(od[lo:hi], ad[lo:hi], bd[lo:hi])
 	})
 	g.Record(out, func() {
 		gy := out.Grad
@@ -37,15 +40,7 @@ func (g *Graph) AddReLU(a, b *Tensor) *Tensor {
 			switch {
 			case ga != nil && gb != nil && !accA && !accB:
 				// Both fresh: one pass, two writes.
-				dy, y, oa, ob := gy[lo:hi], od[lo:hi], ga[lo:hi], gb[lo:hi]
-				ob = ob[:len(y)]
-				oa = oa[:len(y)]
-				dy = dy[:len(y)]
-				for i, v := range y {
-					d := posMask(dy[i], v)
-					oa[i] = d
-					ob[i] = d
-				}
+				kernels.ReLUMaskGradPair(ga[lo:hi], gb[lo:hi], gy[lo:hi], od[lo:hi])
 			default:
 				if ga != nil {
 					maskInto(ga[lo:hi], gy[lo:hi], od[lo:hi], accA)

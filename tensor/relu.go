@@ -1,6 +1,9 @@
 package tensor
 
-import "github.com/siam-ssl/siam/parallel"
+import (
+	"github.com/siam-ssl/siam/kernels"
+	"github.com/siam-ssl/siam/parallel"
+)
 
 // ReLU returns max(x, 0) elementwise.
 //
@@ -14,7 +17,7 @@ func (g *Graph) ReLU(x *Tensor) *Tensor {
 	out := g.Alloc(x.shape...)
 	xd, od := x.Data, out.Data
 	parallel.ForGrain(len(xd), 1<<15, func(lo, hi int) {
-		reluInto(od[lo:hi], xd[lo:hi])
+		kernels.ReLUBits(od[lo:hi], xd[lo:hi])
 	})
 	g.Record(out, func() {
 		if !x.requiresGrad {
@@ -27,4 +30,15 @@ func (g *Graph) ReLU(x *Tensor) *Tensor {
 		})
 	}, x)
 	return out
+}
+
+// maskInto writes (acc: adds) dx = dy where y > 0, 0 elsewhere. y must be a ReLU
+// output (every value +0 or positive): the overwrite form then works on bit
+// patterns alone (kernels.ReLUMaskGrad).
+func maskInto(dx, dy, y []float32, acc bool) {
+	if acc {
+		kernels.ReLUMaskGradAdd(dx, dy, y)
+	} else {
+		kernels.ReLUMaskGrad(dx, dy, y)
+	}
 }

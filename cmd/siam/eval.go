@@ -202,7 +202,7 @@ func newEvalLinear() *cobra.Command {
 		Use:   "linear",
 		Short: "Linear probe: one linear layer on the frozen backbone (paper: 90 epochs)",
 		Long: `Trains one fully connected layer (init N(0, 0.01), bias 0) on the frozen backbone with LARS
-(trust 0.001), lr 0.1 x batch/256, cosine schedule, momentum 0.9, weight decay 0 and
+(trust 0.001), lr 1.6 x batch/256, cosine schedule, momentum 0.9, weight decay 0 and
 cross-entropy, on RandomResizedCrop + flip views (SPEC §6), then reports top-1 accuracy
 on the validation set.
 
@@ -211,9 +211,10 @@ paper's 90 epochs cost about 90 feature passes (minutes to hours on a CPU).
 --cached-features computes the features of the un-augmented images once and trains
 on them: about one feature pass in all, usually a little less accurate.
 
-On small datasets the paper's rate under-trains the layer (LARS moves it by
-lr x 0.001 x ||W|| per step, and the reference ran ~28,000 steps at lr 1.6): raise
---lr, the same for every model compared (docs/EVAL.md).`,
+The default rate is the one the paper's probe ran at (0.1 x 4096/256 = 1.6): LARS
+moves the layer by lr x 0.001 x ||W|| per step, so the per-step rate is what
+transfers, and the nominal "0.1 x batch/256" at batch 256 under-trains the layer.
+Keep --lr the same for every model you compare (docs/EVAL.md).`,
 		Example: `  siam eval linear --checkpoint runs/multi --cached-features
   siam eval linear --checkpoint runs/multi --epochs 90 --batch 256`,
 		Args: cobra.NoArgs,

@@ -139,6 +139,9 @@ func main() {
 		gemmKernel(fmt.Sprintf("kern256x%d", mr), mr, 2, false)
 	}
 	packKernels()
+	packRowsKernel()
+	packRowsTKernel()
+	packANKernels()
 	vecKernels()
 	fmaPeak()
 	Generate()

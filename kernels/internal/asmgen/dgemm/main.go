@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 )
@@ -528,17 +529,23 @@ func gramPackStats() {
 	RET()
 }
 
-// prefetch emits dprefetch: PREFETCHT1 on n consecutive 64-byte lines from p
-// (into L2), so the next slab of rows streams in while the FMAs run.
+// prefetch emits dprefetch (PREFETCHT1: into L2, so the next slab of rows streams
+// in while the FMAs run) and dprefetch0 (PREFETCHT0: into L1, for rows of a gather
+// loop a few iterations ahead) over n consecutive 64-byte lines from p.
 func prefetch() {
-	TEXT("dprefetch", NOSPLIT, "func(p *byte, n int)")
+	prefetchOne("dprefetch", PREFETCHT1)
+	prefetchOne("dprefetch0", PREFETCHT0)
+}
+
+func prefetchOne(name string, ins func(operand.Op)) {
+	TEXT(name, NOSPLIT, "func(p *byte, n int)")
 	Pragma("noescape")
 	p := Load(Param("p"), GP64())
 	n := Load(Param("n"), GP64())
 	TESTQ(n, n)
 	JLE(LabelRef("done"))
 	Label("loop")
-	PREFETCHT1(Mem{Base: p})
+	ins(Mem{Base: p})
 	ADDQ(Imm(64), p)
 	DECQ(n)
 	JNZ(LabelRef("loop"))

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package eval
+
+import "time"
+
+func cpuNow() time.Duration { return 0 }
