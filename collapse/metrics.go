@@ -1,6 +1,7 @@
 package collapse
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -27,22 +28,12 @@ func validSpectrum(sigma []float64) (sum float64, ok bool) {
 // descending returns sigma sorted in decreasing order (a copy unless it already is),
 // because Eq. 1 and Eq. 2 are defined on the ordered spectrum.
 func descending(sigma []float64) []float64 {
-	if slices.IsSortedFunc(sigma, func(a, b float64) int { return -cmpF(a, b) }) {
+	if slices.IsSortedFunc(sigma, func(a, b float64) int { return cmp.Compare(b, a) }) {
 		return sigma
 	}
 	s := slices.Clone(sigma)
-	slices.SortFunc(s, func(a, b float64) int { return -cmpF(a, b) })
+	slices.SortFunc(s, func(a, b float64) int { return cmp.Compare(b, a) })
 	return s
-}
-
-func cmpF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // ExplainedVariance returns the cumulative explained variance of Eq. 1,

@@ -1,6 +1,7 @@
 package collapse
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -180,7 +181,7 @@ func Spectrum[T Float](x []T, n, d int, opts Options) (*Result, error) {
 	default:
 		return nil, fmt.Errorf("collapse: unknown method %v", opts.Method)
 	}
-	slices.SortFunc(sigma, func(a, b float64) int { return -cmpF(a, b) })
+	slices.SortFunc(sigma, func(a, b float64) int { return cmp.Compare(b, a) })
 
 	r := &Result{
 		N: n, D: d, Method: opts.Method.String(), NormalizedRows: opts.NormalizeRows,

@@ -197,7 +197,7 @@ func ScaleShiftReLU(dst, src []float32, scale, shift float32) {
 func scaleShiftReLUGo(dst, src []float32, sc, sh float32) {
 	dst = dst[:len(src)]
 	for i, v := range src {
-		dst[i] = reluBits(float32(v*sc) + sh)
+		dst[i] = ReLUScalar(float32(v*sc) + sh)
 	}
 }
 
@@ -291,19 +291,19 @@ func bnBackwardReduceReLUGo(dy, x []float32, mean, sc, sh float32) (sg, sgx floa
 			v := xc[i : i+2 : i+2]
 			d := dc[i : i+2 : i+2]
 			e := v[0]
-			g := maskPos(d[0], float32(e*sc)+sh)
+			g := MaskPos(d[0], float32(e*sc)+sh)
 			d[0] = g
 			s0 += g
 			q0 += g * (e - mean)
 			e = v[1]
-			g = maskPos(d[1], float32(e*sc)+sh)
+			g = MaskPos(d[1], float32(e*sc)+sh)
 			d[1] = g
 			s1 += g
 			q1 += g * (e - mean)
 		}
 		for ; i < n; i++ {
 			e := xc[i]
-			g := maskPos(dc[i], float32(e*sc)+sh)
+			g := MaskPos(dc[i], float32(e*sc)+sh)
 			dc[i] = g
 			s0 += g
 			q0 += g * (e - mean)
@@ -389,7 +389,7 @@ func AddReLU(dst, a, b []float32) {
 func addReLUGo(dst, a, b []float32) {
 	dst, b = dst[:len(a)], b[:len(a)]
 	for i, v := range a {
-		dst[i] = reluBits(v + b[i])
+		dst[i] = ReLUScalar(v + b[i])
 	}
 }
 
@@ -417,7 +417,7 @@ func ReLUBits(dst, src []float32) {
 func reluBitsGo(dst, src []float32) {
 	dst = dst[:len(src)]
 	for i, v := range src {
-		dst[i] = reluBits(v)
+		dst[i] = ReLUScalar(v)
 	}
 }
 
@@ -494,12 +494,14 @@ func ReLUMaskGradAdd(dx, dy, y []float32) {
 func reluMaskAddGo(dx, dy, y []float32) {
 	dx, dy = dx[:len(y)], dy[:len(y)]
 	for i, v := range y {
-		dx[i] += maskPos(dy[i], v)
+		dx[i] += MaskPos(dy[i], v)
 	}
 }
 
-// reluBits is max(v, 0) through the sign bit (negative values and -0 become +0).
-func reluBits(v float32) float32 {
+// ReLUScalar is max(v, 0) through the sign bit (negative values and -0 become +0):
+// the branch-free scalar form the vector kernels match bit for bit, for callers'
+// own loops and tails.
+func ReLUScalar(v float32) float32 {
 	b := math.Float32bits(v)
 	if int32(b) < 0 {
 		b = 0
@@ -507,8 +509,8 @@ func reluBits(v float32) float32 {
 	return math.Float32frombits(b)
 }
 
-// maskPos returns d where y > 0 and 0 elsewhere.
-func maskPos(d, y float32) float32 {
+// MaskPos returns d where y > 0 and 0 elsewhere: the scalar ReLU gradient mask.
+func MaskPos(d, y float32) float32 {
 	b := math.Float32bits(d)
 	if !(y > 0) {
 		b = 0

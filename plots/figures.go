@@ -1,6 +1,7 @@
 package plots
 
 import (
+	"cmp"
 	"fmt"
 	"github.com/siam-ssl/siam/collapse"
 	"image/color"
@@ -59,7 +60,7 @@ func Spectrum(series []Series, opts Options) (*Figure, error) {
 	var maxV, minPos = 0.0, math.Inf(1)
 	for i, s := range series {
 		y := slices.Clone(s.Y)
-		slices.SortFunc(y, func(a, b float64) int { return -cmpFloat(a, b) })
+		slices.SortFunc(y, func(a, b float64) int { return cmp.Compare(b, a) })
 		if opts.Normalize && y[0] > 0 {
 			top := y[0]
 			for j := range y {
@@ -332,15 +333,4 @@ func pick(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// cmpFloat orders floats ascending.
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -179,7 +179,7 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 				o, sc, sh := od[i*c+c0:i*c+c1], sc[:len(row)], sh[:len(row)]
 				if relu {
 					for j, v := range row {
-						o[j] = reluBits(v*sc[j] + sh[j])
+						o[j] = kernels.ReLUScalar(v*sc[j] + sh[j])
 					}
 				} else {
 					for j, v := range row {
@@ -270,7 +270,7 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 						for j, v := range row {
 							d, cv := dr[j], v-mu[j]
 							if relu {
-								d = maskPos(d, v*sc[j]+sh[j])
+								d = kernels.MaskPos(d, v*sc[j]+sh[j])
 								dr[j] = d
 							}
 							sg[j] += float64(d)
@@ -291,7 +291,7 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 					for j, v := range row {
 						d := dr[j]
 						if relu && !needRed {
-							d = maskPos(d, v*sc[j]+sh[j])
+							d = kernels.MaskPos(d, v*sc[j]+sh[j])
 						}
 						r := kc[j]*d + pc[j]*v + qc[j]
 						if accX {
