@@ -217,19 +217,7 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 	wt, bt := bn.Weight, bn.Bias
 	g.Record(out, func() {
 		gy := out.Grad
-		var gx, gw, gb []float32
-		accX := false
-		if x.requiresGrad {
-			var fresh bool
-			gx, fresh = g.gradOut(x)
-			accX = !fresh
-		}
-		if wt != nil && wt.requiresGrad {
-			gw = g.GradOf(wt)
-		}
-		if bt != nil && bt.requiresGrad {
-			gb = g.GradOf(bt)
-		}
+		gx, gw, gb, accX := g.normGrads(x, wt, bt)
 		needRed := gw != nil || gb != nil || (gx != nil && useBatch)
 		// coef turns channel ch's sums into the parameter gradients and the
 		// coefficients of dx = k*g + p*x + q, that is
@@ -343,4 +331,22 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 		})
 	}, x, wt, bt)
 	return out
+}
+
+// normGrads returns the gradient buffers a normalisation op's backward writes: x's
+// (overwritten when fresh, accumulated when accX) and the affine weight's and
+// bias's (nil when absent or not requiring a gradient).
+func (g *Graph) normGrads(x, w, b *Tensor) (gx, gw, gb []float32, accX bool) {
+	if x.requiresGrad {
+		var fresh bool
+		gx, fresh = g.gradOut(x)
+		accX = !fresh
+	}
+	if w != nil && w.requiresGrad {
+		gw = g.GradOf(w)
+	}
+	if b != nil && b.requiresGrad {
+		gb = g.GradOf(b)
+	}
+	return gx, gw, gb, accX
 }

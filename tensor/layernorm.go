@@ -72,19 +72,7 @@ func (g *Graph) LayerNorm(x, w, b *Tensor, eps float32) *Tensor {
 	})
 	g.Record(out, func() {
 		gy := out.Grad
-		var gx, gw, gb []float32
-		accX := false
-		if x.requiresGrad {
-			var fresh bool
-			gx, fresh = g.gradOut(x)
-			accX = !fresh
-		}
-		if w != nil && w.requiresGrad {
-			gw = g.GradOf(w)
-		}
-		if b != nil && b.requiresGrad {
-			gb = g.GradOf(b)
-		}
+		gx, gw, gb, accX := g.normGrads(x, w, b)
 		nw := parallel.Workers()
 		var parts [][]float64
 		if gw != nil || gb != nil {
