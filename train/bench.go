@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"github.com/siam-ssl/siam/kernels"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -26,25 +27,22 @@ type BenchConfig struct {
 
 // BenchResult is one JSON line of `siam bench train`.
 type BenchResult struct {
-	Engine       string  `json:"engine"`
-	Width        int     `json:"width"`
-	Size         int     `json:"size"`
-	Channels     int     `json:"channels"`
-	Batch        int     `json:"batch"`
-	Threads      int     `json:"threads"`
-	StepSMedian  float64 `json:"step_s_median"`
-	ImagesPerS   float64 `json:"images_per_s"`
-	GFLOPs       float64 `json:"gflops"`
-	PeakPct      float64 `json:"peak_pct"`
-	FLOPsPerStep float64 `json:"flops_per_step"`
-	Loss         float64 `json:"loss"`
-	PeakRSSMiB   float64 `json:"peak_rss_mib"`
-	ArenaMiB     float64 `json:"arena_mib"`
+	Engine            string  `json:"engine"`
+	Width             int     `json:"width"`
+	Size              int     `json:"size"`
+	Channels          int     `json:"channels"`
+	Batch             int     `json:"batch"`
+	Threads           int     `json:"threads"`
+	StepSMedian       float64 `json:"step_s_median"`
+	ImagesPerS        float64 `json:"images_per_s"`
+	GFLOPs            float64 `json:"gflops"`
+	PeakPct           float64 `json:"peak_pct"` // of the measured FMA peak, PeakGFLOPsPerCore x threads
+	PeakGFLOPsPerCore float64 `json:"peak_gflops_per_core"`
+	FLOPsPerStep      float64 `json:"flops_per_step"`
+	Loss              float64 `json:"loss"`
+	PeakRSSMiB        float64 `json:"peak_rss_mib"`
+	ArenaMiB          float64 `json:"arena_mib"`
 }
-
-// PeakGFLOPs is this machine kind's measured fp32 FMA ceiling per core
-// (../shared/ENGINE-NOTES.md), the denominator of every "% of peak".
-const PeakGFLOPs = 212.0
 
 // BenchStep times SimSiam training steps on random input and reports the median.
 func BenchStep(c BenchConfig) (BenchResult, error) {
@@ -100,7 +98,7 @@ func BenchStep(c BenchConfig) (BenchResult, error) {
 	return BenchResult{
 		Engine: "siam", Width: c.Width, Size: c.Size, Channels: c.Channels, Batch: c.Batch, Threads: threads,
 		StepSMedian: round(med, 4), ImagesPerS: round(float64(c.Batch)/med, 1),
-		GFLOPs: round(gf, 1), PeakPct: round(100*gf/(PeakGFLOPs*float64(threads)), 1),
+		GFLOPs: round(gf, 1), PeakGFLOPsPerCore: round(kernels.PeakPerCore(), 1), PeakPct: round(100*gf/(kernels.PeakPerCore()*float64(threads)), 1),
 		FLOPsPerStep: flops, Loss: round(loss, 5), PeakRSSMiB: round(PeakRSSMiB(), 1),
 		ArenaMiB: round(float64(g.ArenaBytes())/(1<<20), 1),
 	}, nil

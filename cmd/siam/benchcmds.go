@@ -61,7 +61,7 @@ func newBenchGEMM() *cobra.Command {
 				}
 			}
 			return writeJSONLine(cmd.OutOrStdout(), map[string]any{"bench": "gemm", "engine": "siam", "impl": impl,
-				"peak_gflops_per_core": kernels.PeakGFLOPSPerCore, "results": rows})
+				"peak_gflops_per_core": kernels.PeakPerCore(), "peak_source": "measured FMA loop (kernels.MeasureFMAPeak)", "results": rows})
 		},
 	}
 	f := cmd.Flags()
