@@ -324,3 +324,42 @@ func SgemmPackB(transA bool, m, n, k int, alpha float32, a []float32, lda int, p
 // PanelWidth returns nr, the width of the B panels a BPacker fills for the GEMM
 // implementation now active.
 func PanelWidth() int { return active.nr }
+
+// PackRowsSeg packs whole 32-wide panels whose columns come in equal runs:
+// dst[i*32+k*run+j] = src[segs[k]+t[r0+i]+j] for i < rows, k < 32/run (len(segs)),
+// j < run, run 16, 8 or 4. It is PackRows for all the runs of a panel at once (an
+// implicit im2col over small images, where one panel spans several output rows),
+// one panel row per step on AVX-512.
+func PackRowsSeg(dst []float32, src []float32, t *RowOffsets, r0, rows int, segs []int, run int) {
+	if rows <= 0 {
+		return
+	}
+	if (run != 16 && run != 8 && run != 4) || len(segs) != 32/run || r0 < 0 || r0+rows > len(t.offs) || len(dst) < rows*32 {
+		panic("kernels: PackRowsSeg out of range")
+	}
+	slo, shi := segs[0], segs[0]
+	for _, o := range segs {
+		slo, shi = min(slo, o), max(shi, o)
+	}
+	if slo+t.lo < 0 || shi+t.hi+run > len(src) {
+		panic("kernels: PackRowsSeg out of range")
+	}
+	offs := t.offs[r0 : r0+rows]
+	if hasVec512 {
+		switch run {
+		case 16:
+			packRowsSeg512r16(rows, &src[0], &offs[0], &segs[0], &dst[0])
+		case 8:
+			packRowsSeg512r8(rows, &src[0], &offs[0], &segs[0], &dst[0])
+		default:
+			packRowsSeg512r4(rows, &src[0], &offs[0], &segs[0], &dst[0])
+		}
+		return
+	}
+	for i, o := range offs {
+		row := dst[i*32 : i*32+32]
+		for k, so := range segs {
+			copy(row[k*run:(k+1)*run], src[so+o:so+o+run])
+		}
+	}
+}

@@ -276,3 +276,33 @@ func TestPackANAsm(t *testing.T) {
 		}
 	}
 }
+
+func TestPackRowsSeg(t *testing.T) {
+	r := rand.New(rand.NewSource(12))
+	src := randSlice(r, 3000)
+	offs := make([]int, 40)
+	for i := range offs {
+		offs[i] = r.Intn(1000)
+	}
+	tab := NewRowOffsets(offs)
+	for _, run := range []int{16, 8, 4} {
+		for _, r0 := range []int{0, 3} {
+			rows := 37 - r0
+			segs := make([]int, 32/run)
+			for k := range segs {
+				segs[k] = r.Intn(1900)
+			}
+			dst := make([]float32, rows*32)
+			PackRowsSeg(dst, src, &tab, r0, rows, segs, run)
+			for i := 0; i < rows; i++ {
+				for k := range segs {
+					for j := 0; j < run; j++ {
+						if got, want := dst[i*32+k*run+j], src[segs[k]+offs[r0+i]+j]; got != want {
+							t.Fatalf("run %d r0 %d: dst[%d][%d]=%g want %g", run, r0, i, k*run+j, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

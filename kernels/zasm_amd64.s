@@ -7185,6 +7185,134 @@ done:
 	VZEROUPPER
 	RET
 
+// func packRowsSeg512r16(rows int, src *float32, offs *int, segOffs *int, dst *float32)
+// Requires: AVX, AVX512F
+TEXT ·packRowsSeg512r16(SB), NOSPLIT, $0-40
+	MOVQ  rows+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  offs+16(FP), DX
+	MOVQ  segOffs+24(FP), BX
+	MOVQ  dst+32(FP), SI
+	MOVQ  (BX), DI
+	SHLQ  $0x02, DI
+	ADDQ  CX, DI
+	MOVQ  8(BX), BX
+	SHLQ  $0x02, BX
+	ADDQ  CX, BX
+	TESTQ AX, AX
+	JZ    done
+
+loop:
+	MOVQ    (DX), CX
+	VMOVUPS (DI)(CX*4), Z0
+	VMOVUPS (BX)(CX*4), Z1
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	ADDQ    $0x08, DX
+	ADDQ    $0x80, SI
+	DECQ    AX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func packRowsSeg512r8(rows int, src *float32, offs *int, segOffs *int, dst *float32)
+// Requires: AVX, AVX512F
+TEXT ·packRowsSeg512r8(SB), NOSPLIT, $0-40
+	MOVQ  rows+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  offs+16(FP), DX
+	MOVQ  segOffs+24(FP), BX
+	MOVQ  dst+32(FP), SI
+	MOVQ  (BX), DI
+	SHLQ  $0x02, DI
+	ADDQ  CX, DI
+	MOVQ  8(BX), R8
+	SHLQ  $0x02, R8
+	ADDQ  CX, R8
+	MOVQ  16(BX), R9
+	SHLQ  $0x02, R9
+	ADDQ  CX, R9
+	MOVQ  24(BX), BX
+	SHLQ  $0x02, BX
+	ADDQ  CX, BX
+	TESTQ AX, AX
+	JZ    done
+
+loop:
+	MOVQ         (DX), CX
+	VMOVUPS      (DI)(CX*4), Y0
+	VINSERTF64X4 $0x01, (R8)(CX*4), Z0, Z0
+	VMOVUPS      (R9)(CX*4), Y1
+	VINSERTF64X4 $0x01, (BX)(CX*4), Z1, Z1
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	ADDQ         $0x08, DX
+	ADDQ         $0x80, SI
+	DECQ         AX
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func packRowsSeg512r4(rows int, src *float32, offs *int, segOffs *int, dst *float32)
+// Requires: AVX, AVX512F
+TEXT ·packRowsSeg512r4(SB), NOSPLIT, $0-40
+	MOVQ  rows+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  offs+16(FP), DX
+	MOVQ  segOffs+24(FP), BX
+	MOVQ  dst+32(FP), SI
+	MOVQ  (BX), DI
+	SHLQ  $0x02, DI
+	ADDQ  CX, DI
+	MOVQ  8(BX), R8
+	SHLQ  $0x02, R8
+	ADDQ  CX, R8
+	MOVQ  16(BX), R9
+	SHLQ  $0x02, R9
+	ADDQ  CX, R9
+	MOVQ  24(BX), R10
+	SHLQ  $0x02, R10
+	ADDQ  CX, R10
+	MOVQ  32(BX), R11
+	SHLQ  $0x02, R11
+	ADDQ  CX, R11
+	MOVQ  40(BX), R12
+	SHLQ  $0x02, R12
+	ADDQ  CX, R12
+	MOVQ  48(BX), R13
+	SHLQ  $0x02, R13
+	ADDQ  CX, R13
+	MOVQ  56(BX), BX
+	SHLQ  $0x02, BX
+	ADDQ  CX, BX
+	TESTQ AX, AX
+	JZ    done
+
+loop:
+	MOVQ         (DX), CX
+	VMOVUPS      (DI)(CX*4), X0
+	VINSERTF32X4 $0x01, (R8)(CX*4), Z0, Z0
+	VINSERTF32X4 $0x02, (R9)(CX*4), Z0, Z0
+	VINSERTF32X4 $0x03, (R10)(CX*4), Z0, Z0
+	VMOVUPS      (R11)(CX*4), X1
+	VINSERTF32X4 $0x01, (R12)(CX*4), Z1, Z1
+	VINSERTF32X4 $0x02, (R13)(CX*4), Z1, Z1
+	VINSERTF32X4 $0x03, (BX)(CX*4), Z1, Z1
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	ADDQ         $0x08, DX
+	ADDQ         $0x80, SI
+	DECQ         AX
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
 // func axpy512(n int, alpha float32, x *float32, y *float32)
 // Requires: AVX, AVX512F
 TEXT ·axpy512(SB), NOSPLIT, $0-32

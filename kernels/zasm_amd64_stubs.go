@@ -128,6 +128,15 @@ func packAN512x15(kc int, a *float32, lda int, dst *float32)
 func packAN512x16(kc int, a *float32, lda int, dst *float32)
 
 //go:noescape
+func packRowsSeg512r16(rows int, src *float32, offs *int, segOffs *int, dst *float32)
+
+//go:noescape
+func packRowsSeg512r8(rows int, src *float32, offs *int, segOffs *int, dst *float32)
+
+//go:noescape
+func packRowsSeg512r4(rows int, src *float32, offs *int, segOffs *int, dst *float32)
+
+//go:noescape
 func axpy512(n int, alpha float32, x *float32, y *float32)
 
 //go:noescape

@@ -18,14 +18,24 @@ import (
 // re-streamed for every 16-pixel image.
 //
 // Three lowerings share this machinery:
-//   - forward: out = W x col per image or group (forwardShift replaces the column
-//     matrix by strided views of a padded copy of the image for stride-1
-//     convolutions on large images);
+//   - forward: out = W x col per image or group. By default (convImplicit) the
+//     column matrix is never materialised: the weights are packed once per call
+//     (kernels.PackA) and each GEMM's B panels are packed straight from a
+//     zero-bordered (at stride > 1 also phase-split) copy of the image
+//     (forwardImplicit, kernels.PackRows). The older lowerings (im2col, and
+//     forwardShift's strided views for stride 1) remain behind the knob;
 //   - input gradient: a stride-1 convolution's is itself a stride-1 convolution of
 //     dY with the flipped, channel-transposed kernel and runs through forward; a
-//     strided one's is dcol = W^T x dY followed by col2im (backwardData);
+//     strided one's is dcol = W^T x dY (W^T packed once per call) followed by
+//     col2im (backwardData);
 //   - weight gradient: dW += dY x col^T over images, the images split across
-//     workers with per-worker partial sums (backwardWeights).
+//     workers with per-worker partial sums (backwardWeights); by default its
+//     transposed B panels are packed straight from the padded image as well
+//     (backwardWeightsImplicit, kernels.PackRowsT).
+//
+// The implicit lowerings measured +20-50% GFLOP per CPU-second over the column
+// matrix and shifted views on the ResNet-18 shapes of conv_bench_test.go (w16 and
+// w64, all three passes), the 1x1 stride-2 shortcut about even.
 //
 // Measured choices (GFLOP per CPU-second, see conv_bench_test.go): the weight
 // gradient with col as the transposed B operand beat col as A with dY transposed
@@ -980,6 +990,23 @@ func (pk *padPacker) pack(dst []float32, j0, nb, p0, kc int) {
 		segs = append(segs, padSeg{off: img*pk.imgSz + oy*pk.wp + ox, n: n, d: d})
 		q += n
 		d += n
+	}
+	// A full panel of equal runs of 16, 8 or 4 (output rows of 16x16, 8x8, 4x4
+	// images) goes through one PackRowsSeg.
+	if run := segs[0].n; nr == 32 && nb == 32 && len(segs) > 1 && len(segs)*run == 32 && run >= 4 {
+		var offBuf [8]int
+		so := offBuf[:len(segs)]
+		for k, sg := range segs {
+			if sg.n != run {
+				so = nil
+				break
+			}
+			so[k] = sg.off
+		}
+		if so != nil {
+			kernels.PackRowsSeg(dst, pk.xp, pk.rows, p0, kc, so, run)
+			return
+		}
 	}
 	for _, sg := range segs {
 		kernels.PackRows(dst[sg.d:], nr, pk.xp, sg.off, pk.rows, p0, kc, sg.n)

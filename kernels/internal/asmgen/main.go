@@ -142,6 +142,7 @@ func main() {
 	packRowsKernel()
 	packRowsTKernel()
 	packANKernels()
+	packRowsSegKernels()
 	vecKernels()
 	fmaPeak()
 	Generate()

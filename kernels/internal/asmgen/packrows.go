@@ -220,3 +220,59 @@ func packANKernels() {
 		RET()
 	}
 }
+
+// packRowsSegKernels emits packRowsSeg512r<run> for run = 16, 8, 4: for i < rows,
+// k < 32/run, j < run: dst[i*32+k*run+j] = src[segOffs[k]+offs[i]+j]. It packs
+// whole 32-wide B panels whose columns come in 32/run runs (output rows of small
+// images, for the implicit im2col), one panel row per iteration with 16-float
+// register moves assembled from the runs, instead of one masked call per run.
+func packRowsSegKernels() {
+	for _, run := range []int{16, 8, 4} {
+		TEXT(fmt.Sprintf("packRowsSeg512r%d", run), NOSPLIT, "func(rows int, src *float32, offs *int, segOffs *int, dst *float32)")
+		Pragma("noescape")
+		rows := Load(Param("rows"), GP64())
+		src := Load(Param("src"), GP64())
+		offs := Load(Param("offs"), GP64())
+		segOffs := Load(Param("segOffs"), GP64())
+		dst := Load(Param("dst"), GP64())
+		nseg := 32 / run
+		bases := make([]reg.GPVirtual, nseg)
+		for k := range bases {
+			bases[k] = GP64().(reg.GPVirtual)
+			MOVQ(Mem{Base: segOffs, Disp: 8 * k}, bases[k])
+			SHLQ(Imm(2), bases[k])
+			ADDQ(src, bases[k])
+		}
+		o := GP64()
+		TESTQ(rows, rows)
+		JZ(LabelRef("done"))
+		Label("loop")
+		MOVQ(Mem{Base: offs}, o)
+		per := nseg / 2 // runs per 16-float half
+		for h := 0; h < 2; h++ {
+			z := zmm[h]
+			b := bases[h*per:]
+			switch run {
+			case 16:
+				VMOVUPS(Mem{Base: b[0], Index: o, Scale: 4}, z)
+			case 8:
+				VMOVUPS(Mem{Base: b[0], Index: o, Scale: 4}, z.AsY())
+				VINSERTF64X4(Imm(1), Mem{Base: b[1], Index: o, Scale: 4}, z, z)
+			case 4:
+				VMOVUPS(Mem{Base: b[0], Index: o, Scale: 4}, z.AsX())
+				for k := 1; k < 4; k++ {
+					VINSERTF32X4(Imm(uint64(k)), Mem{Base: b[k], Index: o, Scale: 4}, z, z)
+				}
+			}
+		}
+		VMOVUPS(zmm[0], Mem{Base: dst})
+		VMOVUPS(zmm[1], Mem{Base: dst, Disp: 64})
+		ADDQ(Imm(8), offs)
+		ADDQ(Imm(128), dst)
+		DECQ(rows)
+		JNZ(LabelRef("loop"))
+		Label("done")
+		VZEROUPPER()
+		RET()
+	}
+}
