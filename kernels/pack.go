@@ -238,6 +238,9 @@ func NewRowOffsets(offs []int) RowOffsets {
 // Len returns the number of rows in the table.
 func (t *RowOffsets) Len() int { return len(t.offs) }
 
+// Max returns the largest offset in the table (0 when empty).
+func (t *RowOffsets) Max() int { return t.hi }
+
 // PackRows gathers rows: dst[i*ldd+j] = src[off+t[r0+i]+j] for i < rows, j < n.
 // With the B panel width as ldd (PackedA.PanelWidth) and n <= ldd it fills n
 // columns of a BPacker panel from rows at arbitrary offsets: an implicit im2col.

@@ -26,3 +26,11 @@ func SetConvImplicit(mode int) int {
 	convImplicit = mode
 	return old
 }
+
+// SetConvWideFwd turns the widened output rows of the implicit forward lowering on
+// (1) or off (0) and returns the previous setting.
+func SetConvWideFwd(mode int) int {
+	old := convWideFwd
+	convWideFwd = mode
+	return old
+}

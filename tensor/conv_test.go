@@ -39,6 +39,14 @@ var convCases = []convCase{
 	{2, 2, 6, 40, 3, 5, 5, 1, 2, false}, // 5x5, shifted view
 	{3, 2, 4, 30, 3, 3, 3, 1, 0, true},  // valid 3x3, shifted view
 	{2, 3, 4, 24, 2, 3, 1, 1, 1, false}, // 3x1 kernel, padding, shifted view
+	// Output widths that are not multiples of 4 (28x28 inputs): widened pixel rows.
+	{3, 4, 14, 14, 5, 3, 3, 1, 1, true},  // 14x14
+	{5, 5, 7, 7, 6, 3, 3, 1, 1, false},   // 7x7, a short last group
+	{3, 4, 28, 28, 5, 3, 3, 2, 1, false}, // 28 -> 14
+	{3, 4, 28, 28, 6, 1, 1, 2, 0, true},  // 28 -> 14, 1x1
+	{5, 4, 14, 14, 6, 3, 3, 2, 1, true},  // 14 -> 7
+	{3, 6, 7, 7, 5, 3, 3, 2, 1, false},   // 7 -> 4
+	{4, 3, 13, 10, 4, 3, 3, 1, 1, false}, // 13x10
 }
 
 // refConv is the direct convolution in float64, with its gradients for the output
