@@ -4,12 +4,27 @@
 # configurations of the engine issue, and prints each pair with the ratio
 # siam/PyTorch of images per second and the peak RSS of both.
 #
-# Usage: bench/compare.sh [steps]      (needs: apt-get install -y python3-torch)
+# Usage: bench/compare.sh [steps]
+# Needs: apt-get install -y python3-torch libopenblas0-pthread
+# Without OpenBLAS, Debian's PyTorch resolves BLAS to the reference netlib library
+# (3.7 GFLOP/s matmuls here) and runs up to 1.7x slower: a crippled peer. The
+# script refuses to compare against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-10}
 torch_script=${TORCH_SIMSIAM:-../shared/bench/torch_simsiam.py}
 go build -o /tmp/siam-bench ./cmd/siam
+if ! /usr/bin/python3 - <<'PY'
+import sys, time, torch
+a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+a @ b
+t = time.perf_counter(); a @ b; dt = time.perf_counter() - t
+sys.exit(0 if 2 * 1024**3 / dt / 1e9 > 20 else 1)
+PY
+then
+  echo "PyTorch's BLAS runs below 20 GFLOP/s (reference BLAS?): apt-get install -y libopenblas0-pthread" >&2
+  exit 1
+fi
 export GLIBC_TUNABLES=glibc.malloc.trim_threshold=17179869184:glibc.malloc.mmap_max=0
 export OPENBLAS_NUM_THREADS=1
 # peak RSS in MiB of a command, printed on stderr by the wrapper below
