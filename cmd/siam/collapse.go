@@ -38,10 +38,12 @@ func parseCollapseMethod(s string) (collapse.Method, error) {
 		return collapse.MethodCovariance, nil
 	case "cov64":
 		return collapse.MethodCovariance64, nil
+	case "cov32":
+		return collapse.MethodCovariance32, nil
 	}
 	m, err := collapse.ParseMethod(s)
 	if err != nil {
-		return 0, fmt.Errorf("--method %q: want cov, cov64 or svd", s)
+		return 0, fmt.Errorf("--method %q: want cov (float64, default), cov64 (same), cov32 (faster, float32 products) or svd", s)
 	}
 	return m, nil
 }
@@ -156,7 +158,7 @@ Inputs (several at once are measured in turn and drawn on one figure):
 	f.Uint64Var(&seed, "seed", 1, "seed of --samples")
 	f.IntVar(&batch, "batch", 0, "images per forward pass (0 = 128)")
 	f.BoolVar(&normRows, "normalize-rows", false, "L2-normalise every row before centring (off in the paper)")
-	f.StringVar(&method, "method", "cov", "cov (fast float32 covariance), cov64 (float64 covariance) or svd (exact tail, slow)")
+	f.StringVar(&method, "method", "cov", "cov (float64 covariance + eigensolver, default), cov32 (float32 products: faster, tail at a 1e-4*sigma1 noise floor) or svd (gonum SVD, slow)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per input instead of text")
 	f.StringVar(&plotPrefix, "plot", "", "write PREFIX-spectrum.{svg,png} and PREFIX-explained.{svg,png} with every input")
 	return cmd
