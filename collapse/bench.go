@@ -16,6 +16,12 @@ import (
 // runs once untimed to warm up, then runs times, and returns the median and every
 // run's seconds plus the last result. Generating the data is not timed.
 func BenchSpectrum(n, d, runs int, seed uint64) (medianSeconds float64, seconds []float64, res *Result, err error) {
+	return BenchSpectrumWith(n, d, runs, seed, Options{})
+}
+
+// BenchSpectrumWith is BenchSpectrum with explicit options (e.g. the method), so
+// the accuracy/speed trade-off of each route can be measured the same way.
+func BenchSpectrumWith(n, d, runs int, seed uint64, opts Options) (medianSeconds float64, seconds []float64, res *Result, err error) {
 	if runs < 1 {
 		return 0, nil, nil, fmt.Errorf("collapse: runs = %d, want >= 1", runs)
 	}
@@ -23,12 +29,12 @@ func BenchSpectrum(n, d, runs int, seed uint64) (medianSeconds float64, seconds 
 		return 0, nil, nil, fmt.Errorf("%w: bench needs n >= 2 and d >= 1, got %d x %d", ErrShape, n, d)
 	}
 	x := RandomFeatures(n, d, seed)
-	if _, err := Spectrum(x, n, d, Options{}); err != nil {
+	if _, err := Spectrum(x, n, d, opts); err != nil {
 		return 0, nil, nil, err
 	}
 	for range runs {
 		t := time.Now()
-		res, err = Spectrum(x, n, d, Options{})
+		res, err = Spectrum(x, n, d, opts)
 		seconds = append(seconds, time.Since(t).Seconds())
 		if err != nil {
 			return 0, nil, nil, err

@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,10 +34,23 @@ type Checkpoint struct {
 	Config Config
 }
 
+// ErrNonFiniteState means the model or optimizer holds NaN or Inf values; such a
+// state is never written over a good checkpoint.
+var ErrNonFiniteState = errors.New("model state is not finite")
+
 // SaveCheckpoint writes model and optimizer state at step atomically to
-// RUN_DIR/checkpoint.safetensors.
+// RUN_DIR/checkpoint.safetensors. A state with any NaN or Inf (weights, BN
+// statistics, momentum) is refused with ErrNonFiniteState, so the checkpoint on
+// disk always stays the last good one.
 func SaveCheckpoint(dir string, c Config, step int, m *ssl.SimSiam, opt optim.Optimizer) error {
 	ts := append(m.All.StateDict(), opt.State()...)
+	for _, t := range ts {
+		for _, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("step %d: %w (%s holds %v); the last good checkpoint in %s is kept", step, ErrNonFiniteState, t.Name, v, dir)
+			}
+		}
+	}
 	meta := map[string]string{
 		"format":      checkpointKind,
 		"step":        strconv.Itoa(step),

@@ -125,3 +125,28 @@ func TestRunRejectsBadInput(t *testing.T) {
 		t.Fatalf("want an architecture mismatch, got %v", err)
 	}
 }
+
+// TestNaNStopsAndKeepsCheckpoint blows the loss up with an absurd learning rate:
+// the run must stop with an error naming the step, and the checkpoint on disk must
+// be the last good one (finite weights).
+func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
+	c := tinyConfig()
+	c.LR, c.Steps, c.CheckpointEvery = 1e12, 30, 2
+	dir := filepath.Join(t.TempDir(), "run")
+	_, err := Run(context.Background(), c, RunOptions{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "step ") ||
+		!(strings.Contains(err.Error(), "loss is") || errors.Is(err, ErrNonFiniteState)) {
+		t.Fatalf("want a non-finite loss or state error naming the step, got %v", err)
+	}
+	ts, ck, err := ReadCheckpointMeta(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range ts {
+		for _, x := range v.Data {
+			if x != x || x > 3e38 || x < -3e38 {
+				t.Fatalf("checkpoint at step %d holds a non-finite %s", ck.Step, name)
+			}
+		}
+	}
+}

@@ -132,6 +132,7 @@ func syntheticColor(n, size int, seed uint64) *data.Dataset {
 func newBenchCollapse() *cobra.Command {
 	var n, d, runs int
 	var seed uint64
+	var method string
 	cmd := &cobra.Command{
 		Use:   "collapse",
 		Short: "Time the collapse metric (centre + covariance + eigenvalues + AUC) on random features",
@@ -140,7 +141,11 @@ func newBenchCollapse() *cobra.Command {
 			if n < 2 || d < 1 || runs < 1 {
 				return fmt.Errorf("need --n >= 2, --d >= 1, --runs >= 1")
 			}
-			med, all, res, err := collapse.BenchSpectrum(n, d, runs, seed)
+			m, err := parseCollapseMethod(method)
+			if err != nil {
+				return err
+			}
+			med, all, res, err := collapse.BenchSpectrumWith(n, d, runs, seed, collapse.Options{Method: m})
 			if err != nil {
 				return err
 			}
@@ -154,6 +159,7 @@ func newBenchCollapse() *cobra.Command {
 	f.IntVar(&d, "d", 512, "columns (feature dimension)")
 	f.IntVar(&runs, "runs", 5, "timed runs (median reported)")
 	f.Uint64Var(&seed, "seed", 1, "seed of the random features")
+	f.StringVar(&method, "method", "cov", "spectrum route: cov (float64, default), cov32 or svd")
 	return cmd
 }
 

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-
 	"github.com/siam-ssl/siam/collapse"
 	"github.com/siam-ssl/siam/data"
 	"github.com/siam-ssl/siam/nn"
