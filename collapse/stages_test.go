@@ -1,6 +1,7 @@
 package collapse
 
 import (
+	"github.com/siam-ssl/siam/internal/cputime"
 	"testing"
 	"time"
 )
@@ -10,13 +11,13 @@ import (
 // much less so. For a stage that keeps both cores busy, idle wall ~ cpu-ms / 2.
 func timed(b *testing.B, f func()) {
 	b.Helper()
-	c0 := cpuNow()
+	c0 := cputime.Now()
 	b.ResetTimer()
 	for range b.N {
 		f()
 	}
 	b.StopTimer()
-	if c := cpuNow() - c0; c > 0 {
+	if c := cputime.Now() - c0; c > 0 {
 		b.ReportMetric(float64(c)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	}
 }
@@ -69,9 +70,9 @@ func BenchmarkSpectrumStages(b *testing.B) {
 //	go test -run '^$' -bench BenchSpectrumTarget -benchtime 1x ./collapse/
 func BenchmarkBenchSpectrumTarget(b *testing.B) {
 	for range b.N {
-		c0 := cpuNow()
+		c0 := cputime.Now()
 		med, secs, _, err := BenchSpectrum(50000, 512, 5, 1)
-		cpu := cpuNow() - c0
+		cpu := cputime.Now() - c0
 		if err != nil {
 			b.Fatal(err)
 		}

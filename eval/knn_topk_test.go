@@ -2,6 +2,7 @@ package eval
 
 import (
 	"cmp"
+	"github.com/siam-ssl/siam/internal/cputime"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -24,7 +25,7 @@ func BenchmarkTopK(b *testing.B) {
 	var h topK
 	idx := make([]int32, keyBlock+16)
 	outI, outS := make([]int32, k), make([]float32, k)
-	c0 := cpuNow()
+	c0 := cputime.Now()
 	b.ResetTimer()
 	for range b.N {
 		h.reset(k)
@@ -33,7 +34,7 @@ func BenchmarkTopK(b *testing.B) {
 		}
 		h.sorted(outI, outS)
 	}
-	b.ReportMetric(float64(cpuNow()-c0)/float64(b.N)/1e3, "cpu-us/op")
+	b.ReportMetric(float64(cputime.Now()-c0)/float64(b.N)/1e3, "cpu-us/op")
 }
 
 // The filtered, buffered selection equals a full sort (similarity descending, index
@@ -91,9 +92,9 @@ func sortByRank(order []int32, row []float32) {
 //	go test -run '^$' -bench BenchKNNTarget -benchtime 1x ./eval/
 func BenchmarkBenchKNNTarget(b *testing.B) {
 	for range b.N {
-		c0 := cpuNow()
+		c0 := cputime.Now()
 		med, secs, err := BenchKNN(10000, 50000, 512, 200, 3, 1)
-		cpu := cpuNow() - c0
+		cpu := cputime.Now() - c0
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -182,7 +183,7 @@ func BenchmarkKNNTarget(b *testing.B) {
 	if _, err := NearestNeighbors(q, kk, 512, 200, 0); err != nil {
 		b.Fatal(err)
 	}
-	c0 := cpuNow()
+	c0 := cputime.Now()
 	b.ResetTimer()
 	for range b.N {
 		if _, err := NearestNeighbors(q, kk, 512, 200, 0); err != nil {
@@ -190,5 +191,5 @@ func BenchmarkKNNTarget(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric((cpuNow()-c0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cputime.Now()-c0).Seconds()/float64(b.N), "cpu-s/op")
 }

@@ -2,10 +2,9 @@ package tensor
 
 import (
 	"fmt"
+	"github.com/siam-ssl/siam/internal/cputime"
 	"math/rand/v2"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // Bytes moved are the minimum each op has to stream per element: forward reads x
@@ -67,22 +66,14 @@ func benchBN(b *testing.B, shape []int, mode string, backward bool) {
 	if backward {
 		bytes += 12 * float64(len(x.Data))
 	}
-	cpu0 := bnCPUTime()
+	cpu0 := cputime.Now()
 	b.ResetTimer()
 	for b.Loop() {
 		step()
 	}
-	cpu := bnCPUTime() - cpu0
+	cpu := cputime.Now() - cpu0
 	b.ReportMetric(bytes*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 	b.ReportMetric(bytes*float64(b.N)/cpu.Seconds()/1e9, "GB/s-cpu")
-}
-
-func bnCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 1
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkBatchNorm2d times BatchNorm alone ("bn"), BatchNormReLU ("fused") and

@@ -2,9 +2,9 @@ package tensor
 
 import (
 	"fmt"
+	"github.com/siam-ssl/siam/internal/cputime"
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -89,18 +89,18 @@ func BenchmarkConv2d(b *testing.B) {
 					}
 					g.Reset()
 					x.Grad, w.Grad = nil, nil
-					c0 := convCPUTime()
+					c0 := cputime.Now()
 					out := g.Conv2d(x, w, nil, o)
 					if pass == "fwd" {
-						cpu += convCPUTime() - c0
+						cpu += cputime.Now() - c0
 						continue
 					}
 					out.Grad = g.Scratch(out.Numel())
 					copy(out.Grad, x.Data[:min(len(x.Data), out.Numel())])
 					b.StartTimer()
-					c0 = convCPUTime()
+					c0 = cputime.Now()
 					g.tape[len(g.tape)-1].back() // the convolution's backward alone
-					cpu += convCPUTime() - c0
+					cpu += cputime.Now() - c0
 				}
 				convReportFlops(b, flops, cpu)
 			})
@@ -122,12 +122,12 @@ func BenchmarkConvBNReLUEval(b *testing.B) {
 			}
 			g := NewGraph()
 			g.SetNoGrad(true)
-			c0 := convCPUTime()
+			c0 := cputime.Now()
 			for b.Loop() {
 				g.Reset()
 				g.ConvBNReLUEval(x, w, ConvOpts{Stride: cc.stride, Pad: cc.pad}, bn, true)
 			}
-			convReportFlops(b, convFlops(cc), convCPUTime()-c0)
+			convReportFlops(b, convFlops(cc), cputime.Now()-c0)
 		})
 	}
 }
@@ -163,22 +163,13 @@ func BenchmarkConvGemm(b *testing.B) {
 			if s.transB {
 				ldb = s.k
 			}
-			c0 := convCPUTime()
+			c0 := cputime.Now()
 			for b.Loop() {
 				kernels.Sgemm(false, s.transB, s.m, s.n, s.k, 1, a, s.k, bb, ldb, 0, c, s.n)
 			}
-			convReportFlops(b, 2*float64(s.m*s.n*s.k), convCPUTime()-c0)
+			convReportFlops(b, 2*float64(s.m*s.n*s.k), cputime.Now()-c0)
 		})
 	}
-}
-
-// convCPUTime returns the CPU time (user + system) the process has used so far.
-func convCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // convReportFlops reports wall-clock GFLOP/s and GFLOP per CPU-second ("per busy
