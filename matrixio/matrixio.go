@@ -159,6 +159,7 @@ type nonFinite struct {
 	row, col int
 }
 
+// Error names the value and its 0-based position.
 func (e nonFinite) Error() string {
 	return fmt.Sprintf("value %v at row %d, column %d (0-based) is not finite", e.v, e.row, e.col)
 }

@@ -21,7 +21,11 @@ type exitError struct {
 	err  error
 }
 
+// Error returns the wrapped error's message.
 func (e *exitError) Error() string { return e.err.Error() }
+
+// Unwrap exposes the wrapped error to errors.Is and errors.As.
+func (e *exitError) Unwrap() error { return e.err }
 
 // configFlags binds every train.Config field to a flag; apply copies the flags the
 // user set onto a config, so flags override the YAML file which overrides defaults.
