@@ -7313,6 +7313,200 @@ done:
 	VZEROUPPER
 	RET
 
+DATA deint2idx<>+0(SB)/4, $0x00000000
+DATA deint2idx<>+4(SB)/4, $0x00000002
+DATA deint2idx<>+8(SB)/4, $0x00000004
+DATA deint2idx<>+12(SB)/4, $0x00000006
+DATA deint2idx<>+16(SB)/4, $0x00000008
+DATA deint2idx<>+20(SB)/4, $0x0000000a
+DATA deint2idx<>+24(SB)/4, $0x0000000c
+DATA deint2idx<>+28(SB)/4, $0x0000000e
+DATA deint2idx<>+32(SB)/4, $0x00000010
+DATA deint2idx<>+36(SB)/4, $0x00000012
+DATA deint2idx<>+40(SB)/4, $0x00000014
+DATA deint2idx<>+44(SB)/4, $0x00000016
+DATA deint2idx<>+48(SB)/4, $0x00000018
+DATA deint2idx<>+52(SB)/4, $0x0000001a
+DATA deint2idx<>+56(SB)/4, $0x0000001c
+DATA deint2idx<>+60(SB)/4, $0x0000001e
+DATA deint2idx<>+64(SB)/4, $0x00000001
+DATA deint2idx<>+68(SB)/4, $0x00000003
+DATA deint2idx<>+72(SB)/4, $0x00000005
+DATA deint2idx<>+76(SB)/4, $0x00000007
+DATA deint2idx<>+80(SB)/4, $0x00000009
+DATA deint2idx<>+84(SB)/4, $0x0000000b
+DATA deint2idx<>+88(SB)/4, $0x0000000d
+DATA deint2idx<>+92(SB)/4, $0x0000000f
+DATA deint2idx<>+96(SB)/4, $0x00000011
+DATA deint2idx<>+100(SB)/4, $0x00000013
+DATA deint2idx<>+104(SB)/4, $0x00000015
+DATA deint2idx<>+108(SB)/4, $0x00000017
+DATA deint2idx<>+112(SB)/4, $0x00000019
+DATA deint2idx<>+116(SB)/4, $0x0000001b
+DATA deint2idx<>+120(SB)/4, $0x0000001d
+DATA deint2idx<>+124(SB)/4, $0x0000001f
+GLOBL deint2idx<>(SB), RODATA|NOPTR, $128
+
+// func deinterleave512(n int, src *float32, even *float32, odd *float32)
+// Requires: AVX, AVX512F
+TEXT ·deinterleave512(SB), NOSPLIT, $0-32
+	MOVQ      n+0(FP), AX
+	MOVQ      src+8(FP), DX
+	MOVQ      even+16(FP), BX
+	MOVQ      odd+24(FP), SI
+	VMOVDQU32 deint2idx<>+0(SB), Z30
+	VMOVDQU32 deint2idx<>+64(SB), Z31
+	CMPQ      AX, $0x20
+	JL        tail
+
+loop:
+	VMOVUPS   (DX), Z0
+	VMOVAPS   Z0, Z1
+	VPERMT2PS 64(DX), Z30, Z0
+	VPERMT2PS 64(DX), Z31, Z1
+	VMOVUPS   Z0, (BX)
+	VMOVUPS   Z1, (SI)
+	ADDQ      $0x80, DX
+	ADDQ      $0x40, BX
+	ADDQ      $0x40, SI
+	SUBQ      $0x20, AX
+	CMPQ      AX, $0x20
+	JGE       loop
+
+tail:
+	TESTQ     AX, AX
+	JZ        done
+	MOVQ      AX, CX
+	MOVQ      $0x0000000000000001, DI
+	SHLQ      CL, DI
+	DECQ      DI
+	KMOVW     DI, K1
+	SHRQ      $0x10, DI
+	KMOVW     DI, K2
+	INCQ      CX
+	SHRQ      $0x01, CX
+	MOVQ      $0x0000000000000001, DI
+	SHLQ      CL, DI
+	DECQ      DI
+	KMOVW     DI, K3
+	MOVQ      AX, CX
+	SHRQ      $0x01, CX
+	MOVQ      $0x0000000000000001, DI
+	SHLQ      CL, DI
+	DECQ      DI
+	KMOVW     DI, K4
+	VMOVUPS.Z (DX), K1, Z0
+	VMOVUPS.Z 64(DX), K2, Z2
+	VMOVAPS   Z0, Z1
+	VPERMT2PS Z2, Z30, Z0
+	VPERMT2PS Z2, Z31, Z1
+	VMOVUPS   Z0, K3, (BX)
+	VMOVUPS   Z1, K4, (SI)
+
+done:
+	VZEROUPPER
+	RET
+
+DATA ileave2idx<>+0(SB)/4, $0x00000000
+DATA ileave2idx<>+4(SB)/4, $0x00000010
+DATA ileave2idx<>+8(SB)/4, $0x00000001
+DATA ileave2idx<>+12(SB)/4, $0x00000011
+DATA ileave2idx<>+16(SB)/4, $0x00000002
+DATA ileave2idx<>+20(SB)/4, $0x00000012
+DATA ileave2idx<>+24(SB)/4, $0x00000003
+DATA ileave2idx<>+28(SB)/4, $0x00000013
+DATA ileave2idx<>+32(SB)/4, $0x00000004
+DATA ileave2idx<>+36(SB)/4, $0x00000014
+DATA ileave2idx<>+40(SB)/4, $0x00000005
+DATA ileave2idx<>+44(SB)/4, $0x00000015
+DATA ileave2idx<>+48(SB)/4, $0x00000006
+DATA ileave2idx<>+52(SB)/4, $0x00000016
+DATA ileave2idx<>+56(SB)/4, $0x00000007
+DATA ileave2idx<>+60(SB)/4, $0x00000017
+DATA ileave2idx<>+64(SB)/4, $0x00000008
+DATA ileave2idx<>+68(SB)/4, $0x00000018
+DATA ileave2idx<>+72(SB)/4, $0x00000009
+DATA ileave2idx<>+76(SB)/4, $0x00000019
+DATA ileave2idx<>+80(SB)/4, $0x0000000a
+DATA ileave2idx<>+84(SB)/4, $0x0000001a
+DATA ileave2idx<>+88(SB)/4, $0x0000000b
+DATA ileave2idx<>+92(SB)/4, $0x0000001b
+DATA ileave2idx<>+96(SB)/4, $0x0000000c
+DATA ileave2idx<>+100(SB)/4, $0x0000001c
+DATA ileave2idx<>+104(SB)/4, $0x0000000d
+DATA ileave2idx<>+108(SB)/4, $0x0000001d
+DATA ileave2idx<>+112(SB)/4, $0x0000000e
+DATA ileave2idx<>+116(SB)/4, $0x0000001e
+DATA ileave2idx<>+120(SB)/4, $0x0000000f
+DATA ileave2idx<>+124(SB)/4, $0x0000001f
+GLOBL ileave2idx<>(SB), RODATA|NOPTR, $128
+
+// func interleaveAdd512(n int, dst *float32, even *float32, odd *float32)
+// Requires: AVX, AVX512F
+TEXT ·interleaveAdd512(SB), NOSPLIT, $0-32
+	MOVQ      n+0(FP), AX
+	MOVQ      dst+8(FP), DX
+	MOVQ      even+16(FP), BX
+	MOVQ      odd+24(FP), SI
+	VMOVDQU32 ileave2idx<>+0(SB), Z30
+	VMOVDQU32 ileave2idx<>+64(SB), Z31
+	CMPQ      AX, $0x20
+	JL        tail
+
+loop:
+	VMOVUPS   (BX), Z0
+	VMOVAPS   Z0, Z1
+	VPERMT2PS (SI), Z30, Z0
+	VPERMT2PS (SI), Z31, Z1
+	VADDPS    (DX), Z0, Z0
+	VADDPS    64(DX), Z1, Z1
+	VMOVUPS   Z0, (DX)
+	VMOVUPS   Z1, 64(DX)
+	ADDQ      $0x80, DX
+	ADDQ      $0x40, BX
+	ADDQ      $0x40, SI
+	SUBQ      $0x20, AX
+	CMPQ      AX, $0x20
+	JGE       loop
+
+tail:
+	TESTQ     AX, AX
+	JZ        done
+	MOVQ      AX, CX
+	MOVQ      $0x0000000000000001, DI
+	SHLQ      CL, DI
+	DECQ      DI
+	KMOVW     DI, K1
+	SHRQ      $0x10, DI
+	KMOVW     DI, K2
+	INCQ      CX
+	SHRQ      $0x01, CX
+	MOVQ      $0x0000000000000001, DI
+	SHLQ      CL, DI
+	DECQ      DI
+	KMOVW     DI, K3
+	MOVQ      AX, CX
+	SHRQ      $0x01, CX
+	MOVQ      $0x0000000000000001, DI
+	SHLQ      CL, DI
+	DECQ      DI
+	KMOVW     DI, K4
+	VMOVUPS.Z (BX), K3, Z0
+	VMOVUPS.Z (SI), K4, Z2
+	VMOVAPS   Z0, Z1
+	VPERMT2PS Z2, Z30, Z0
+	VPERMT2PS Z2, Z31, Z1
+	VMOVUPS.Z (DX), K1, Z2
+	VMOVUPS.Z 64(DX), K2, Z3
+	VADDPS    Z2, Z0, Z0
+	VADDPS    Z3, Z1, Z1
+	VMOVUPS   Z0, K1, (DX)
+	VMOVUPS   Z1, K2, 64(DX)
+
+done:
+	VZEROUPPER
+	RET
+
 // func axpy512(n int, alpha float32, x *float32, y *float32)
 // Requires: AVX, AVX512F
 TEXT ·axpy512(SB), NOSPLIT, $0-32

@@ -137,6 +137,12 @@ func packRowsSeg512r8(rows int, src *float32, offs *int, segOffs *int, dst *floa
 func packRowsSeg512r4(rows int, src *float32, offs *int, segOffs *int, dst *float32)
 
 //go:noescape
+func deinterleave512(n int, src *float32, even *float32, odd *float32)
+
+//go:noescape
+func interleaveAdd512(n int, dst *float32, even *float32, odd *float32)
+
+//go:noescape
 func axpy512(n int, alpha float32, x *float32, y *float32)
 
 //go:noescape

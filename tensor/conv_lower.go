@@ -362,7 +362,10 @@ func (l *lowering) im2colShift(plane, dst []float32, ky, ix0, oxLo, oxHi int) {
 }
 
 // col2im adds the column-matrix gradient col (row stride ld) of one image back into
-// its image gradient img [cin, hin, win]: the adjoint of im2col.
+// its image gradient img [cin, hin, win]: the adjoint of im2col. At stride 2 the
+// rows of kernel columns kx and kx+1 land on alternate elements of the same input
+// row: when their runs interleave they are added with one kernels.Interleave2Add
+// (each element still receives its additions in the same order).
 func (l *lowering) col2im(col []float32, ld int, img []float32) {
 	ho, wo, st := l.ho, l.wo, l.stride
 	hin, win := l.hin, l.win
@@ -373,17 +376,33 @@ func (l *lowering) col2im(col []float32, ld int, img []float32) {
 				row := ((c*l.r+ky)*l.s + kx) * ld
 				src := col[row : row+ho*wo]
 				ix0 := kx - l.padW
-				oxLo, oxHi := 0, wo
-				if ix0 < 0 {
-					oxLo = (-ix0 + st - 1) / st
+				oxLo, oxHi := l.outCols(kx)
+				if st == 2 && kx+1 < l.s {
+					lo1, hi1 := l.outCols(kx + 1)
+					a0, a1 := ix0+2*oxLo, ix0+1+2*lo1
+					// Phase f starts first; its source row, column and run length.
+					sf, ss := src, col[row+ld:row+ld+ho*wo]
+					lf, ls, nf, ns := oxLo, lo1, oxHi-oxLo, hi1-lo1
+					start := a0
+					if a0 == a1+1 {
+						sf, ss = ss, sf
+						lf, ls, nf, ns = ls, lf, ns, nf
+						start = a1
+					}
+					if (a1 == a0+1 || a0 == a1+1) && ns > 0 && (nf == ns || nf == ns+1) &&
+						start >= 0 && start+nf+ns <= win {
+						for oy := 0; oy < ho; oy++ {
+							iy := oy*st + ky - l.padH
+							if iy < 0 || iy >= hin {
+								continue
+							}
+							d := plane[iy*win+start : iy*win+start+nf+ns]
+							kernels.Interleave2Add(d, sf[oy*wo+lf:oy*wo+lf+nf], ss[oy*wo+ls:oy*wo+ls+ns])
+						}
+						kx++
+						continue
+					}
 				}
-				if last := win - 1 - ix0; last < 0 {
-					oxHi = 0
-				} else if h := last/st + 1; h < oxHi {
-					oxHi = h
-				}
-				oxLo = min(oxLo, wo)
-				oxHi = max(oxHi, oxLo)
 				for oy := 0; oy < ho; oy++ {
 					iy := oy*st + ky - l.padH
 					if iy < 0 || iy >= hin {
@@ -406,6 +425,24 @@ func (l *lowering) col2im(col []float32, ld int, img []float32) {
 			}
 		}
 	}
+}
+
+// outCols returns the range [oxLo, oxHi) of the output columns whose input column
+// ox*stride+kx-padW lies inside the image, for kernel column kx.
+func (l *lowering) outCols(kx int) (oxLo, oxHi int) {
+	st, wo, ix0 := l.stride, l.wo, kx-l.padW
+	oxLo, oxHi = 0, wo
+	if ix0 < 0 {
+		oxLo = (-ix0 + st - 1) / st
+	}
+	if last := l.win - 1 - ix0; last < 0 {
+		oxHi = 0
+	} else if h := last/st + 1; h < oxHi {
+		oxHi = h
+	}
+	oxLo = min(oxLo, wo)
+	oxHi = max(oxHi, oxLo)
+	return oxLo, oxHi
 }
 
 // forward computes dst [n, m, ho, wo] from src with the weight matrix a [m, kdim]:
@@ -975,26 +1012,56 @@ func (l *lowering) fillPadded(pl *padLayout, img, xp, planeBuf []float32) {
 		return
 	}
 	st, pw := pl.st, pl.pw
+	// At stride 2 the two column phases of a row split one contiguous run of the
+	// source row when their runs interleave (starts one apart, the first no
+	// shorter and at most one longer): one kernels.Deinterleave2 then fills both.
+	split := false
+	var f, s0, n0, n1 int // first phase, its source start, run lengths
+	if st == 2 {
+		lo0, hi0 := l.phaseCols(pw, 0)
+		lo1, hi1 := l.phaseCols(pw, 1)
+		a0, a1 := lo0*2-l.padW, lo1*2+1-l.padW
+		c0, c1 := hi0-lo0, hi1-lo1
+		if a1 == a0+1 {
+			f, s0, n0, n1 = 0, a0, c0, c1
+		} else if a0 == a1+1 {
+			f, s0, n0, n1 = 1, a1, c1, c0
+		}
+		split = s0 >= 0 && n1 > 0 && (n0 == n1 || n0 == n1+1) && s0+n0+n1 <= win
+	}
 	for c := 0; c < l.cin; c++ {
 		plane := planeBuf[:hin*win]
 		copy(plane, img[c*hin*win:(c+1)*hin*win])
 		for a := 0; a < st; a++ {
+			if split && pl.used&(3<<(2*a)) == 3<<(2*a) {
+				bf := c*pl.cplane + (a*st+f)*pl.pplane
+				bs := c*pl.cplane + (a*st+1-f)*pl.pplane
+				jf, _ := l.phaseCols(pw, f)
+				js, _ := l.phaseCols(pw, 1-f)
+				for i := 0; i < pl.ph; i++ {
+					df := xp[bf+i*pw : bf+(i+1)*pw]
+					ds := xp[bs+i*pw : bs+(i+1)*pw]
+					y := i*st + a - l.padH
+					if y < 0 || y >= hin {
+						clear(df)
+						clear(ds)
+						continue
+					}
+					clear(df[:jf])
+					clear(ds[:js])
+					kernels.Deinterleave2(df[jf:jf+n0], ds[js:js+n1], plane[y*win+s0:y*win+s0+n0+n1])
+					clear(df[jf+n0:])
+					clear(ds[js+n1:])
+				}
+				continue
+			}
 			for b := 0; b < st; b++ {
 				if i := a*st + b; i < 64 && pl.used&(1<<i) == 0 {
 					continue
 				}
 				base := c*pl.cplane + (a*st+b)*pl.pplane
-				// Columns j with 0 <= j*st+b-padW < win.
 				x0 := b - l.padW
-				jlo, jhi := 0, pw
-				if x0 < 0 {
-					jlo = min((-x0+st-1)/st, pw)
-				}
-				if last := win - 1 - x0; last < 0 {
-					jhi = jlo
-				} else {
-					jhi = max(min(jhi, last/st+1), jlo)
-				}
+				jlo, jhi := l.phaseCols(pw, b)
 				for i := 0; i < pl.ph; i++ {
 					d := xp[base+i*pw : base+(i+1)*pw]
 					y := i*st + a - l.padH
@@ -1018,6 +1085,22 @@ func (l *lowering) fillPadded(pl *padLayout, img, xp, planeBuf []float32) {
 			}
 		}
 	}
+}
+
+// phaseCols returns the range [jlo, jhi) of the columns j < pw of column phase b
+// of a strided padded layout that lie inside the image: 0 <= j*stride+b-padW < win.
+func (l *lowering) phaseCols(pw, b int) (jlo, jhi int) {
+	st, x0 := l.stride, b-l.padW
+	jlo, jhi = 0, pw
+	if x0 < 0 {
+		jlo = min((-x0+st-1)/st, pw)
+	}
+	if last := l.win - 1 - x0; last < 0 {
+		jhi = jlo
+	} else {
+		jhi = max(min(jhi, last/st+1), jlo)
+	}
+	return jlo, jhi
 }
 
 // padPacker packs panels of the column matrix of a stride-1 convolution straight
