@@ -91,7 +91,7 @@ the k-NN accuracy (majority vote, best k), and the run folder.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "folder for the runs (default siam-demo-<time>)")
-	f.IntVar(&steps, "steps", 400, "training steps per run")
+	f.IntVar(&steps, "steps", 300, "training steps per run")
 	f.IntVar(&width, "width", 16, "ResNet-18 base width")
 	f.IntVar(&batch, "batch", 128, "batch size")
 	f.IntVar(&chunks, "chunks", 20, "chunks for single/cumulative/hybrid orderings")
