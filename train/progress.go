@@ -18,10 +18,11 @@ type progress struct {
 	lastPrint time.Time
 	start     time.Time
 	startStep int
+	batch     int
 }
 
-func newProgress(w io.Writer, terminal bool, start, total int) *progress {
-	p := &progress{w: w, total: total, start: time.Now(), startStep: start}
+func newProgress(w io.Writer, terminal bool, start, total, batch int) *progress {
+	p := &progress{w: w, total: total, start: time.Now(), startStep: start, batch: batch}
 	if terminal {
 		p.bar = progressbar.NewOptions(total,
 			progressbar.OptionSetWriter(w),
@@ -39,7 +40,8 @@ func newProgress(w io.Writer, terminal bool, start, total int) *progress {
 
 func (p *progress) update(step int, loss, lr float64) {
 	if p.bar != nil {
-		p.bar.Describe(fmt.Sprintf("loss %.4f lr %.4f", loss, lr))
+		ips := float64((step-p.startStep)*p.batch) / time.Since(p.start).Seconds()
+		p.bar.Describe(fmt.Sprintf("loss %.4f lr %.4f %4.0f img/s", loss, lr, ips))
 		p.bar.Set(step)
 	}
 }

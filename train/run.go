@@ -182,7 +182,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	}
 	defer loader.Close()
 
-	prog := newProgress(log, o.Terminal, start, cfg.Steps)
+	prog := newProgress(log, o.Terminal, start, cfg.Steps, cfg.Batch)
 	g := tensor.NewGraph()
 	t0 := time.Now()
 	winStart, winImages := time.Now(), 0
