@@ -4,14 +4,16 @@
 package atomicfile
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 )
 
-// Write creates path with the content fill writes: a temporary file in the same
-// directory, fsync, rename over path, fsync of the directory.
+// Write creates path with the content fill writes (through a 1 MiB buffer): a
+// temporary file in the same directory, fsync, rename over path, fsync of the
+// directory.
 func Write(path string, fill func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -25,7 +27,11 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if err = fill(f); err != nil {
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err = fill(bw); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = f.Sync(); err != nil {

@@ -15,11 +15,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/siam-ssl/siam/atomicfile"
 	"io"
 	"math"
 	"math/bits"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -567,41 +567,8 @@ func Write(w io.Writer, a *Array) error {
 
 // WriteFile writes a to path atomically (temporary file in the same directory,
 // fsync, rename), so readers never see a partial array.
-func WriteFile(path string, a *Array) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = Write(tmp, a); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil { // best effort
-		d.Sync()
-		d.Close()
-	}
-	return nil
+func WriteFile(path string, a *Array) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return Write(w, a) })
 }
 
 // WriteMatrix32 writes a rows x cols float32 matrix (row-major data) to w.

@@ -15,16 +15,15 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/siam-ssl/siam/atomicfile"
 	"io"
 	"math"
 	"math/bits"
 	"os"
-	"path/filepath"
 	"sort"
 	"unicode/utf8"
 )
@@ -532,48 +531,5 @@ func writeJSONString(b *bytes.Buffer, s string) {
 // the same directory, fsyncs it, renames it over path and fsyncs the directory,
 // so a crash leaves either the old file or the complete new one.
 func WriteFile(path string, tensors []Tensor, metadata map[string]string) (err error) {
-	return atomicWrite(path, func(w io.Writer) error { return Write(w, tensors, metadata) })
-}
-
-// atomicWrite creates path atomically with the content fill writes (temporary file
-// in the same directory + fsync + rename + directory fsync).
-func atomicWrite(path string, fill func(w io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = fill(bw); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil { // best effort: not all systems sync dirs
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return Write(w, tensors, metadata) })
 }

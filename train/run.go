@@ -110,13 +110,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	recipe := data.RecipeFor(trainSet)
-	switch cfg.Augment {
-	case "gray28":
-		recipe = data.SimSiamGray28()
-	case "color32":
-		recipe = data.SimSiamColor32()
-	}
+	recipe := AugmentRecipe(cfg, trainSet)
 	if err := recipe.Validate(trainSet.C); err != nil {
 		return nil, err
 	}
