@@ -32,9 +32,7 @@ func exampleData(n int) *data.Dataset {
 // exampleModel is a randomly initialised width-4 ResNet-18 SimSiam for
 // one-channel images (a trained one comes from train.LoadCheckpoint).
 func exampleModel() *ssl.SimSiam {
-	arch, _ := nn.Preset("resnet18")
-	arch.Width, arch.InChannels = 4, 1
-	m, _ := ssl.NewSimSiam(ssl.SimSiamConfig{Backbone: arch}, 1)
+	m, _ := ssl.NewSimSiam(ssl.Config{Backbone: nn.BackboneSpec{Arch: "resnet18", Width: 4, InChannels: 1}}, 1)
 	return m
 }
 

@@ -14,7 +14,7 @@ const DefaultBatch = 128
 // Representer is a model whose backbone features can be extracted: Represent maps
 // a batch of images x [N,C,H,W] to features [N,d] (after global pooling), and
 // SetTraining switches its batch-norm layers between batch statistics (true) and
-// running statistics (false). *ssl.SimSiam implements it.
+// running statistics (false). Every ssl.Method implements it.
 type Representer interface {
 	Represent(g *tensor.Graph, x *tensor.Tensor) *tensor.Tensor
 	SetTraining(bool)
@@ -37,7 +37,7 @@ func Features(m Representer, ds *data.Dataset, idx []int, batch int) (feats []fl
 //
 // The model runs in evaluation mode (batch norm with running statistics) on a
 // graph that records no gradients and is reused across batches of size batch (0
-// means DefaultBatch); its mode is restored afterwards (for *ssl.SimSiam and for
+// means DefaultBatch); its mode is restored afterwards (for an ssl.Method and for
 // models with a Training() bool method each layer's own flag is restored,
 // other models are put back in training mode). The result is a row-major
 // len(labels) x dim matrix, row i for image idx[i], and is the same on every call.
@@ -112,14 +112,15 @@ func FeaturesWith(m Representer, ds *data.Dataset, r data.Recipe, idx []int, bat
 // previous mode.
 func evalMode(m any) (restore func()) {
 	switch v := m.(type) {
-	case *ssl.SimSiam:
-		saved := make([]bool, len(v.All.BNs))
-		for i, bn := range v.All.BNs {
+	case ssl.Method:
+		bns := v.Modules().BNs
+		saved := make([]bool, len(bns))
+		for i, bn := range bns {
 			saved[i] = bn.Training
 		}
 		v.SetTraining(false)
 		return func() {
-			for i, bn := range v.All.BNs {
+			for i, bn := range bns {
 				bn.Training = saved[i]
 			}
 		}

@@ -13,7 +13,7 @@ import (
 )
 
 // LossModel is a self-supervised model whose two-view training loss can be
-// evaluated; *ssl.SimSiam implements it.
+// evaluated; every ssl.Method implements it.
 type LossModel interface {
 	Loss(g *tensor.Graph, x1, x2 *tensor.Tensor) *tensor.Tensor
 	SetTraining(bool)

@@ -13,12 +13,7 @@ import (
 // images, randomly initialised from seed.
 func tinyModel(t testing.TB, seed uint64) *ssl.SimSiam {
 	t.Helper()
-	arch, err := nn.Preset("resnet18")
-	if err != nil {
-		t.Fatal(err)
-	}
-	arch.Width, arch.InChannels = 4, 1
-	m, err := ssl.NewSimSiam(ssl.SimSiamConfig{Backbone: arch}, seed)
+	m, err := ssl.NewSimSiam(ssl.Config{Backbone: nn.BackboneSpec{Arch: "resnet18", Width: 4, InChannels: 1}}, seed)
 	if err != nil {
 		t.Fatal(err)
 	}

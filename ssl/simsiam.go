@@ -9,21 +9,23 @@ import (
 	"github.com/siam-ssl/siam/tensor"
 )
 
-// SimSiamConfig sizes a SimSiam model. Zero head sizes take the paper's values
-// scaled with the backbone width: projector 32*Width (2048 at width 64), predictor
-// hidden 8*Width (512), i.e. what ../shared/bench/torch_simsiam.py builds.
-type SimSiamConfig struct {
-	Backbone   nn.ResNetConfig
-	ProjDim    int // projector width and output size
-	PredHidden int // predictor bottleneck
+func init() {
+	Register("simsiam", func(cfg Config, seed uint64) (Method, error) { return NewSimSiam(cfg, seed) })
 }
 
-func (c SimSiamConfig) withDefaults() SimSiamConfig {
+// headDefaults fills zero head sizes with the paper's values scaled with the
+// backbone: projector 4x the feature size (2048 for a width-64 ResNet-18, as
+// ../shared/bench/torch_simsiam.py builds), predictor hidden a quarter of the
+// projector (512). Bottleneck ResNets keep the width-based 32*Width (2048 at 64).
+func headDefaults(c Config, featureDim int) Config {
 	if c.ProjDim == 0 {
-		c.ProjDim = 32 * c.Backbone.Width
+		c.ProjDim = 4 * featureDim
+		if c.Backbone.Width > 0 && 32*c.Backbone.Width < c.ProjDim {
+			c.ProjDim = 32 * c.Backbone.Width
+		}
 	}
 	if c.PredHidden == 0 {
-		c.PredHidden = 8 * c.Backbone.Width
+		c.PredHidden = max(c.ProjDim/4, 1)
 	}
 	return c
 }
@@ -31,8 +33,8 @@ func (c SimSiamConfig) withDefaults() SimSiamConfig {
 // SimSiam is backbone + projector (the encoder f) and predictor h, trained with
 // L = -1/2 [cos(h(f(x1)), sg(f(x2))) + cos(h(f(x2)), sg(f(x1)))].
 type SimSiam struct {
-	Config    SimSiamConfig
-	Backbone  *nn.ResNet
+	Config    Config
+	Net       nn.Backbone    // the backbone (also returned by Backbone)
 	Encoder   *nn.Collection // backbone + projector tensors
 	Predictor *nn.Collection // predictor tensors
 	All       *nn.Collection // both, in state-dict order
@@ -45,19 +47,19 @@ type SimSiam struct {
 
 // NewSimSiam builds the model with seeded initialisation. Names follow PyTorch:
 // backbone.*, projector.{0,1,3,4,6,7}.*, predictor.{0,1,3}.*.
-func NewSimSiam(cfg SimSiamConfig, seed uint64) (*SimSiam, error) {
-	cfg = cfg.withDefaults()
-	if cfg.ProjDim < 1 || cfg.PredHidden < 1 {
-		return nil, fmt.Errorf("simsiam: projector %d and predictor hidden %d must be positive", cfg.ProjDim, cfg.PredHidden)
-	}
+func NewSimSiam(cfg Config, seed uint64) (*SimSiam, error) {
 	rng := rand.New(rand.NewPCG(seed, 0x51a5))
-	m := &SimSiam{Config: cfg, Encoder: &nn.Collection{}, Predictor: &nn.Collection{}}
-	bb, err := nn.NewResNet(m.Encoder, "backbone.", cfg.Backbone, rng)
+	m := &SimSiam{Encoder: &nn.Collection{}, Predictor: &nn.Collection{}}
+	bb, err := nn.NewBackbone(m.Encoder, "backbone.", cfg.Backbone, rng)
 	if err != nil {
 		return nil, err
 	}
-	m.Backbone = bb
-	d, p, h := cfg.Backbone.FeatureDim(), cfg.ProjDim, cfg.PredHidden
+	cfg = headDefaults(cfg, bb.FeatureDim())
+	if cfg.ProjDim < 1 || cfg.PredHidden < 1 {
+		return nil, fmt.Errorf("simsiam: projector %d and predictor hidden %d must be positive", cfg.ProjDim, cfg.PredHidden)
+	}
+	m.Config, m.Net = cfg, bb
+	d, p, h := bb.FeatureDim(), cfg.ProjDim, cfg.PredHidden
 	e := m.Encoder
 	m.proj = []*nn.Linear{
 		nn.NewLinear(e, "projector.0", d, p, false, rng),
@@ -84,8 +86,26 @@ func NewSimSiam(cfg SimSiamConfig, seed uint64) (*SimSiam, error) {
 // Represent returns the backbone representation [N, d] (after global pooling): what
 // collapse and k-NN are measured on.
 func (m *SimSiam) Represent(g *tensor.Graph, x *tensor.Tensor) *tensor.Tensor {
-	return m.Backbone.Forward(g, x)
+	return m.Net.Forward(g, x)
 }
+
+// Name is "simsiam".
+func (m *SimSiam) Name() string { return "simsiam" }
+
+// Views is 2: SimSiam compares two augmented views.
+func (m *SimSiam) Views() int { return 2 }
+
+// Backbone returns the network whose features are evaluated.
+func (m *SimSiam) Backbone() nn.Backbone { return m.Net }
+
+// Modules returns backbone, projector and predictor in state-dict order.
+func (m *SimSiam) Modules() *nn.Collection { return m.All }
+
+// AfterStep does nothing: SimSiam has no target network or queue.
+func (m *SimSiam) AfterStep(step, total int) {}
+
+// ExtraState is empty: everything SimSiam holds is in Modules.
+func (m *SimSiam) ExtraState() []*tensor.Tensor { return nil }
 
 // Project applies the projector to representations, giving z.
 func (m *SimSiam) Project(g *tensor.Graph, r *tensor.Tensor) *tensor.Tensor {
@@ -140,7 +160,7 @@ func (m *SimSiam) ParamGroups(lr, wd float64, fixPredictor bool) []optim.Group {
 // (both views, forward and backward): 3x the forward (backward costs about twice
 // the forward) of the backbone convolutions and the head matmuls, on h x w inputs.
 func (m *SimSiam) FLOPs(h, w int) float64 {
-	d, p, hd := float64(m.Config.Backbone.FeatureDim()), float64(m.Config.ProjDim), float64(m.Config.PredHidden)
+	d, p, hd := float64(m.Net.FeatureDim()), float64(m.Config.ProjDim), float64(m.Config.PredHidden)
 	heads := 2 * (d*p + p*p + p*p + p*hd + hd*p)
-	return 2 * 3 * (m.Backbone.FLOPs(h, w) + heads)
+	return 2 * 3 * (m.Net.FLOPs(h, w) + heads)
 }

@@ -30,9 +30,7 @@ func TestSimSiamStepMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	arch, _ := nn.Preset("resnet18")
-	arch.Width = 8
-	m, err := NewSimSiam(SimSiamConfig{Backbone: arch}, 0)
+	m, err := NewSimSiam(Config{Backbone: nn.BackboneSpec{Arch: "resnet18", Width: 8}}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +87,7 @@ func TestSimSiamStepMatchesPyTorch(t *testing.T) {
 // steps: after the first step the graph's arena holds the same bytes and the Go
 // heap does not grow.
 func TestStepReusesMemory(t *testing.T) {
-	arch, _ := nn.Preset("resnet18")
-	arch.Width = 4
-	m, err := NewSimSiam(SimSiamConfig{Backbone: arch}, 1)
+	m, err := NewSimSiam(Config{Backbone: nn.BackboneSpec{Arch: "resnet18", Width: 4}}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

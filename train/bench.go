@@ -49,9 +49,7 @@ func BenchStep(c BenchConfig) (BenchResult, error) {
 	if c.Width < 1 || c.Size < 4 || c.Channels < 1 || c.Batch < 2 || c.Steps < 1 || c.Warmup < 0 {
 		return BenchResult{}, fmt.Errorf("bench train: need width>=1, size>=4, channels>=1, batch>=2, steps>=1 (got %+v)", c)
 	}
-	arch, _ := nn.Preset("resnet18")
-	arch.Width, arch.InChannels = c.Width, c.Channels
-	m, err := ssl.NewSimSiam(ssl.SimSiamConfig{Backbone: arch}, 0)
+	m, err := ssl.NewSimSiam(ssl.Config{Backbone: nn.BackboneSpec{Arch: "resnet18", Width: c.Width, InChannels: c.Channels}}, 0)
 	if err != nil {
 		return BenchResult{}, err
 	}

@@ -42,8 +42,8 @@ var ErrNonFiniteState = errors.New("model state is not finite")
 // RUN_DIR/checkpoint.safetensors. A state with any NaN or Inf (weights, BN
 // statistics, momentum) is refused with ErrNonFiniteState, so the checkpoint on
 // disk always stays the last good one.
-func SaveCheckpoint(dir string, c Config, step int, m *ssl.SimSiam, opt optim.Optimizer) error {
-	ts := append(m.All.StateDict(), opt.State()...)
+func SaveCheckpoint(dir string, c Config, step int, m ssl.Method, opt optim.Optimizer) error {
+	ts := append(ssl.State(m), opt.State()...)
 	for _, t := range ts {
 		for _, v := range t.Data {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
@@ -90,12 +90,12 @@ func ReadCheckpointMeta(dir string) (map[string]*tensor.Tensor, Checkpoint, erro
 // LoadCheckpoint restores model (and, when opt is non-nil, optimizer) state from
 // a run folder. A checkpoint of another architecture fails naming the first
 // tensor that does not fit, and changes nothing.
-func LoadCheckpoint(dir string, m *ssl.SimSiam, opt optim.Optimizer) (Checkpoint, error) {
+func LoadCheckpoint(dir string, m ssl.Method, opt optim.Optimizer) (Checkpoint, error) {
 	ts, ck, err := ReadCheckpointMeta(dir)
 	if err != nil {
 		return ck, err
 	}
-	if err := m.All.LoadStateDict(ts); err != nil {
+	if err := ssl.LoadState(m, ts); err != nil {
 		return ck, fmt.Errorf("%s: %w", filepath.Join(dir, CheckpointFile), err)
 	}
 	if opt != nil {

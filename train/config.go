@@ -4,24 +4,31 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3" // the maintained YAML library for Go; configs are YAML as in most ML code bases
 
 	"github.com/siam-ssl/siam/nn"
 	"github.com/siam-ssl/siam/order"
+	"github.com/siam-ssl/siam/ssl"
 )
 
 // Config is everything that defines a training run; it is written to
 // RUN_DIR/config.yaml and read back on --resume. Flags override a YAML file.
 type Config struct {
 	Data            string  `yaml:"data" json:"data"`                         // "" = embedded dataset; see data.Open
+	Method          string  `yaml:"method" json:"method"`                     // simsiam, or another of ssl.Names()
 	Arch            string  `yaml:"arch" json:"arch"`                         // resnet18, resnet34, resnet50, bottleneck26, basic50
 	Width           int     `yaml:"width" json:"width"`                       // base width (64 = standard)
 	WidthMult       int     `yaml:"width_mult" json:"width_mult"`             // 1x or 2x inner width
 	Stem            string  `yaml:"stem" json:"stem"`                         // cifar or imagenet
 	ProjDim         int     `yaml:"proj_dim" json:"proj_dim"`                 // 0 = 32*width
 	PredHidden      int     `yaml:"pred_hidden" json:"pred_hidden"`           // 0 = 8*width
+	EMAMomentum     float64 `yaml:"ema_momentum" json:"ema_momentum"`         // BYOL/MoCo v3 target momentum (0 = 0.99), cosine to 1
+	Temperature     float64 `yaml:"temperature" json:"temperature"`           // MoCo v3 InfoNCE temperature (0 = method default)
+	Queue           int     `yaml:"queue" json:"queue"`                       // NNSiam support queue (0 = 25600)
+	Teacher         string  `yaml:"teacher" json:"teacher"`                   // distill: the teacher's run folder
 	Order           string  `yaml:"order" json:"order"`                       // multi, single, cumulative, hybrid, subset
 	Chunks          int     `yaml:"chunks" json:"chunks"`                     // C
 	SwitchAt        int     `yaml:"switch_at" json:"switch_at"`               // hybrid: K
@@ -45,7 +52,7 @@ type Config struct {
 // DefaultConfig is a CPU-sized SimSiam run with the paper's optimiser settings.
 func DefaultConfig() Config {
 	return Config{
-		Arch: "resnet18", Width: 16, WidthMult: 1, Stem: "cifar",
+		Method: "simsiam", Arch: "resnet18", Width: 16, WidthMult: 1, Stem: "cifar",
 		Order: "multi", Chunks: 100, Subset: 1,
 		Steps: 2000, Batch: 128, LR: 0.05, WD: 1e-4, Momentum: 0.9, FixPredictorLR: true,
 		Seed: 1, CheckpointEvery: 500, LogEvery: 10, MonitorSamples: 5000, Workers: 2, Augment: "auto",
@@ -93,8 +100,11 @@ func (c Config) YAML() []byte {
 
 // Validate checks every field and the combination of ordering parameters.
 func (c Config) Validate() error {
-	if _, err := nn.Preset(c.Arch); err != nil {
-		return err
+	if !slices.Contains(nn.ArchNames(), strings.ToLower(c.Arch)) {
+		return fmt.Errorf("unknown architecture %q (want one of %s)", c.Arch, strings.Join(nn.ArchNames(), ", "))
+	}
+	if !ssl.Known(c.Method) {
+		return fmt.Errorf("unknown method %q (want one of %s)", c.Method, strings.Join(ssl.Names(), ", "))
 	}
 	if _, err := order.ParseKind(c.Order); err != nil {
 		return err
@@ -117,6 +127,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("width multiplier %d out of range [1, 8]", c.WidthMult)
 	case c.ProjDim < 0 || c.PredHidden < 0:
 		return fmt.Errorf("head sizes must be >= 0 (0 = default)")
+	case !finite(c.EMAMomentum) || c.EMAMomentum < 0 || c.EMAMomentum >= 1:
+		return fmt.Errorf("ema momentum %v out of range [0, 1) (0 = default 0.99)", c.EMAMomentum)
+	case !finite(c.Temperature) || c.Temperature < 0:
+		return fmt.Errorf("temperature %v must be > 0 (0 = method default)", c.Temperature)
+	case c.Queue < 0:
+		return fmt.Errorf("queue %d must be >= 0 (0 = default)", c.Queue)
 	case c.Steps < 1:
 		return fmt.Errorf("steps %d < 1", c.Steps)
 	case c.Batch < 2:

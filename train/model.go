@@ -7,16 +7,18 @@ import (
 	"github.com/siam-ssl/siam/ssl"
 )
 
-// BuildModel makes the SimSiam model a config describes, for inChannels-channel
-// images, initialised from the config's seed.
-func BuildModel(c Config, inChannels int) (*ssl.SimSiam, error) {
-	arch, err := nn.Preset(c.Arch)
-	if err != nil {
-		return nil, err
-	}
-	arch.Width, arch.WidthMult, arch.InChannels = c.Width, c.WidthMult, inChannels
+// BuildModel makes the method a config describes (SimSiam, BYOL, ...), for
+// inChannels-channel images, initialised from the config's seed.
+func BuildModel(c Config, inChannels int) (ssl.Method, error) {
+	return ssl.New(c.Method, MethodConfig(c, inChannels), c.Seed)
+}
+
+// MethodConfig translates a run config into the method's config.
+func MethodConfig(c Config, inChannels int) ssl.Config {
+	spec := nn.BackboneSpec{Arch: c.Arch, Width: c.Width, WidthMult: c.WidthMult, InChannels: inChannels}
 	if strings.EqualFold(c.Stem, "imagenet") {
-		arch.Stem = nn.ImageNetStem
+		spec.Stem = nn.ImageNetStem
 	}
-	return ssl.NewSimSiam(ssl.SimSiamConfig{Backbone: arch, ProjDim: c.ProjDim, PredHidden: c.PredHidden}, c.Seed)
+	return ssl.Config{Backbone: spec, ProjDim: c.ProjDim, PredHidden: c.PredHidden,
+		EMAMomentum: c.EMAMomentum, Temperature: c.Temperature, Queue: c.Queue}
 }

@@ -93,7 +93,7 @@ func NewMonitorWith(trainSet, testSet *data.Dataset, opts MonitorOptions) (Monit
 		}
 		queries = eval.SampleIndices(testSet.N, nq, opts.Seed+1)
 	}
-	return func(step int, m *ssl.SimSiam) (map[string]float64, []float64, error) {
+	return func(step int, m ssl.Method) (map[string]float64, []float64, error) {
 		t0 := time.Now()
 		feats, dim, labels, err := eval.FeaturesWith(m, trainSet, opts.Recipe, keys, opts.Batch)
 		if err != nil {

@@ -53,8 +53,8 @@ func TestMonitorFields(t *testing.T) {
 	if a := fields["knn_acc"]; a < 0 || a > 1 {
 		t.Errorf("knn_acc %v out of [0, 1]", a)
 	}
-	if len(sigma) != m.Config.Backbone.FeatureDim() {
-		t.Errorf("%d singular values, want %d", len(sigma), m.Config.Backbone.FeatureDim())
+	if len(sigma) != m.Backbone().FeatureDim() {
+		t.Errorf("%d singular values, want %d", len(sigma), m.Backbone().FeatureDim())
 	}
 	// Same samples every call: the same model gives the same numbers.
 	f2, _, err := mon(2, m)

@@ -39,7 +39,7 @@ type RunOptions struct {
 
 // Monitor measures the model during training (collapse, k-NN); it returns the
 // values to add to the step's metrics line and the singular values to keep.
-type Monitor func(step int, m *ssl.SimSiam) (fields map[string]float64, sigma []float64, err error)
+type Monitor func(step int, m ssl.Method) (fields map[string]float64, sigma []float64, err error)
 
 // Summary reports a finished (or already finished) run.
 type Summary struct {
@@ -50,7 +50,7 @@ type Summary struct {
 	ImagesPerS      float64
 	Elapsed         time.Duration
 	Config          Config
-	Model           *ssl.SimSiam
+	Model           ssl.Method
 	Train, Test     *data.Dataset
 }
 
@@ -197,7 +197,10 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		}
 		g.Reset()
 		x1 := g.Input(b.X1, b.N, b.C, b.H, b.W)
-		x2 := g.Input(b.X2, b.N, b.C, b.H, b.W)
+		var x2 *tensor.Tensor
+		if m.Views() > 1 {
+			x2 = g.Input(b.X2, b.N, b.C, b.H, b.W)
+		}
 		loss := m.Loss(g, x1, x2)
 		if err := g.Err(); err != nil {
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
@@ -207,12 +210,13 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			prog.done()
 			return nil, fmt.Errorf("step %d: loss is %v; stopped, the last good checkpoint in %s is kept", step+1, last, o.Dir)
 		}
-		m.All.ZeroGrad()
+		m.Modules().ZeroGrad()
 		if err := g.Backward(loss); err != nil {
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
 		}
 		rate := sched.At(step)
 		opt.Step(rate)
+		m.AfterStep(step+1, cfg.Steps)
 		winImages += b.N
 		done := step + 1
 		prog.update(done, last, rate)

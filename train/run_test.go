@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/siam-ssl/siam/ssl"
 )
 
 func tinyConfig() Config {
@@ -76,7 +78,7 @@ func TestResumeIsExact(t *testing.T) {
 			if res.StartStep != 7 {
 				t.Fatalf("resumed from %d, want 7", res.StartStep)
 			}
-			a, b := full.Model.All.StateDict(), res.Model.All.StateDict()
+			a, b := ssl.State(full.Model), ssl.State(res.Model)
 			for i := range a {
 				for j := range a[i].Data {
 					if a[i].Data[j] != b[i].Data[j] {

@@ -17,7 +17,7 @@ import (
 // loadedRun is a run folder's trained model with the datasets to evaluate it on.
 type loadedRun struct {
 	Dir         string
-	Model       *ssl.SimSiam
+	Model       ssl.Method
 	Step        int
 	Config      train.Config
 	Data        string // the dataset spec used ("" = embedded)
@@ -55,7 +55,7 @@ func loadRun(dir, dataSpec string, dataSet bool) (*loadedRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.All.LoadStateDict(ts); err != nil {
+	if err := ssl.LoadState(m, ts); err != nil {
 		return nil, fmt.Errorf("%s does not fit dataset %s (%d-channel images): %w", filepath.Join(dir, train.CheckpointFile), dataName(spec), tr.C, err)
 	}
 	m.SetTraining(false)

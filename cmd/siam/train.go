@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/siam-ssl/siam/nn"
+	"github.com/siam-ssl/siam/ssl"
 	"github.com/siam-ssl/siam/train"
 )
 
@@ -51,12 +54,17 @@ func addConfigFlags(f *pflag.FlagSet) *configFlags {
 	}
 	v := &c.v
 	str("data", &v.Data, `dataset: "" (embedded Fashion-MNIST subset), fashion-mnist, mnist, cifar10, cifar100 or a directory`, func(d *train.Config, x string) { d.Data = x })
-	str("arch", &v.Arch, "resnet18, resnet34, resnet50, bottleneck26 or basic50", func(d *train.Config, x string) { d.Arch = x })
+	str("method", &v.Method, "self-supervised method: "+strings.Join(ssl.Names(), ", "), func(d *train.Config, x string) { d.Method = x })
+	str("arch", &v.Arch, "backbone: "+strings.Join(nn.ArchNames(), ", "), func(d *train.Config, x string) { d.Arch = x })
 	integer("width", &v.Width, "base width (64 = the standard network)", func(d *train.Config, x int) { d.Width = x })
 	integer("width-mult", &v.WidthMult, "inner width multiplier (1x, 2x)", func(d *train.Config, x int) { d.WidthMult = x })
 	str("stem", &v.Stem, "cifar (3x3, no max-pool) or imagenet (7x7/2 + max-pool)", func(d *train.Config, x string) { d.Stem = x })
-	integer("proj-dim", &v.ProjDim, "projector width (0 = 32*width)", func(d *train.Config, x int) { d.ProjDim = x })
-	integer("pred-hidden", &v.PredHidden, "predictor bottleneck (0 = 8*width)", func(d *train.Config, x int) { d.PredHidden = x })
+	integer("proj-dim", &v.ProjDim, "projector width (0: 4x the feature size, at most 32*width)", func(d *train.Config, x int) { d.ProjDim = x })
+	integer("pred-hidden", &v.PredHidden, "predictor bottleneck (0: a quarter of the projector)", func(d *train.Config, x int) { d.PredHidden = x })
+	float("ema-momentum", &v.EMAMomentum, "byol, mocov3: base momentum of the target encoder, raised to 1 on a cosine (0 = 0.99)", func(d *train.Config, x float64) { d.EMAMomentum = x })
+	float("temperature", &v.Temperature, "mocov3: InfoNCE temperature (0 = 1.0 for ResNets, 0.2 for ViTs)", func(d *train.Config, x float64) { d.Temperature = x })
+	integer("queue", &v.Queue, "nnsiam: nearest-neighbour support queue size (0 = 25600)", func(d *train.Config, x int) { d.Queue = x })
+	str("teacher", &v.Teacher, "distill: run folder of the frozen teacher", func(d *train.Config, x string) { d.Teacher = x })
 	str("order", &v.Order, "data ordering: multi, single, cumulative, hybrid or subset", func(d *train.Config, x string) { d.Order = x })
 	integer("chunks", &v.Chunks, "number of chunks C for single, cumulative and hybrid", func(d *train.Config, x int) { d.Chunks = x })
 	integer("switch-at", &v.SwitchAt, "hybrid: chunk K after which training switches to multi-pass", func(d *train.Config, x int) { d.SwitchAt = x })
