@@ -36,6 +36,8 @@ evaluates them (k-NN, linear probe) and predicts downstream accuracy without lab
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemo(), newTrain(), newCollapse(), newEval(), newPredict(), newReport(), newBench())
+	root.PersistentFlags().StringVar(&deviceFlag, "device", "auto", "where to compute: auto, cpu, cuda or cuda:N (auto uses the CPU unless a usable GPU backend is found)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return resolveDevice(cmd, cmd.ErrOrStderr()) }
+	root.AddCommand(newDemo(), newTrain(), newCollapse(), newEval(), newPredict(), newReport(), newBench(), newDevices())
 	return root
 }
