@@ -38,6 +38,7 @@ type Config struct {
 	LR              float64 `yaml:"lr" json:"lr"`                             // base rate, scaled by batch/256
 	WD              float64 `yaml:"wd" json:"wd"`                             // weight decay
 	Momentum        float64 `yaml:"momentum" json:"momentum"`                 // SGD momentum
+	Optimizer       string  `yaml:"optimizer" json:"optimizer"`               // auto (sgd; adamw for ViT), sgd, lars, adamw
 	WarmupSteps     int     `yaml:"warmup_steps" json:"warmup_steps"`         // linear warm-up
 	FixPredictorLR  bool    `yaml:"fix_predictor_lr" json:"fix_predictor_lr"` // predictor keeps the base rate
 	Seed            uint64  `yaml:"seed" json:"seed"`
@@ -54,7 +55,7 @@ func DefaultConfig() Config {
 	return Config{
 		Method: "simsiam", Arch: "resnet18", Width: 16, WidthMult: 1, Stem: "cifar",
 		Order: "multi", Chunks: 100, Subset: 1,
-		Steps: 2000, Batch: 128, LR: 0.05, WD: 1e-4, Momentum: 0.9, FixPredictorLR: true,
+		Optimizer: "auto", Steps: 2000, Batch: 128, LR: 0.05, WD: 1e-4, Momentum: 0.9, FixPredictorLR: true,
 		Seed: 1, CheckpointEvery: 500, LogEvery: 10, MonitorSamples: 5000, Workers: 2, Augment: "auto",
 	}
 }
@@ -113,6 +114,11 @@ func (c Config) Validate() error {
 	case "cifar", "imagenet":
 	default:
 		return fmt.Errorf("unknown stem %q (want cifar or imagenet)", c.Stem)
+	}
+	switch strings.ToLower(c.Optimizer) {
+	case "", "auto", "sgd", "lars", "adamw":
+	default:
+		return fmt.Errorf("unknown optimizer %q (want auto, sgd, lars or adamw)", c.Optimizer)
 	}
 	switch c.Augment {
 	case "auto", "gray28", "color32":

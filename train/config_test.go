@@ -69,3 +69,24 @@ func FuzzParseConfigYAML(f *testing.F) {
 		_ = c.Validate() // must not panic on anything that parses
 	})
 }
+
+func TestOptimizerChoice(t *testing.T) {
+	for _, c := range []struct{ arch, opt, want string }{
+		{"resnet18", "auto", "sgd"}, {"resnet18", "", "sgd"}, {"vit-s", "auto", "adamw"},
+		{"resnet18", "adamw", "adamw"}, {"vit-tiny", "SGD", "sgd"}, {"resnet50", "lars", "lars"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Arch, cfg.Optimizer = c.arch, c.opt
+		if got := cfg.OptimizerName(); got != c.want {
+			t.Errorf("%s/%q: %s, want %s", c.arch, c.opt, got, c.want)
+		}
+		if _, err := NewOptimizer(cfg, nil); err != nil {
+			t.Errorf("%s/%q: %v", c.arch, c.opt, err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Optimizer = "adam"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "adamw") {
+		t.Errorf("an unknown optimizer must be rejected listing the valid ones: %v", err)
+	}
+}

@@ -130,7 +130,10 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		}
 	}
 	lr := optim.ScaledLR(cfg.LR, cfg.Batch)
-	opt := optim.NewSGD(m.ParamGroups(lr, cfg.WD, cfg.FixPredictorLR), cfg.Momentum)
+	opt, err := NewOptimizer(cfg, m.ParamGroups(lr, cfg.WD, cfg.FixPredictorLR))
+	if err != nil {
+		return nil, err
+	}
 	sched := optim.Cosine{Base: lr, Total: cfg.Steps, Warmup: cfg.WarmupSteps}
 
 	sum := &Summary{Dir: o.Dir, Config: cfg, Model: m, Train: trainSet, Test: testSet}

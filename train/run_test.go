@@ -50,10 +50,14 @@ func TestTinyModelLossFalls(t *testing.T) {
 // TestResumeIsExact interrupts a run between checkpoints, resumes it, and checks
 // the final weights equal those of an uninterrupted run bit for bit.
 func TestResumeIsExact(t *testing.T) {
-	for _, ord := range []string{"multi", "hybrid"} {
-		t.Run(ord, func(t *testing.T) {
+	for _, tc := range []struct{ ord, opt string }{{"multi", "sgd"}, {"hybrid", "sgd"}, {"multi", "adamw"}} {
+		ord := tc.ord
+		t.Run(ord+"-"+tc.opt, func(t *testing.T) {
 			c := tinyConfig()
-			c.Steps, c.Order, c.Chunks, c.SwitchAt = 12, ord, 4, 2
+			c.Steps, c.Order, c.Chunks, c.SwitchAt, c.Optimizer = 12, ord, 4, 2, tc.opt
+			if tc.opt == "adamw" {
+				c.LR = 1e-3
+			}
 			c.CheckpointEvery = 5
 			dir := t.TempDir()
 			full, err := Run(context.Background(), c, RunOptions{Dir: filepath.Join(dir, "full")})

@@ -73,7 +73,8 @@ func addConfigFlags(f *pflag.FlagSet) *configFlags {
 	integer("batch", &v.Batch, "images per step", func(d *train.Config, x int) { d.Batch = x })
 	float("lr", &v.LR, "base learning rate, scaled by batch/256", func(d *train.Config, x float64) { d.LR = x })
 	float("wd", &v.WD, "weight decay", func(d *train.Config, x float64) { d.WD = x })
-	float("momentum", &v.Momentum, "SGD momentum", func(d *train.Config, x float64) { d.Momentum = x })
+	str("optimizer", &v.Optimizer, "auto (SGD; AdamW for a ViT), sgd, lars or adamw", func(d *train.Config, x string) { d.Optimizer = x })
+	float("momentum", &v.Momentum, "SGD/LARS momentum", func(d *train.Config, x float64) { d.Momentum = x })
 	integer("warmup-steps", &v.WarmupSteps, "linear learning-rate warm-up steps", func(d *train.Config, x int) { d.WarmupSteps = x })
 	f.Uint64Var(&v.Seed, "seed", v.Seed, "seed of initialisation, ordering and augmentation")
 	c.apply["seed"] = func(d *train.Config) { d.Seed = c.v.Seed }
