@@ -160,3 +160,19 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// ConfigKeys returns the top-level keys a YAML config sets, so that callers know
+// which values were chosen by the user (see WithArchDefaults). Malformed YAML
+// gives no keys; ParseConfigYAML reports the error.
+func ConfigKeys(b []byte) map[string]bool {
+	keys := map[string]bool{}
+	var root yaml.Node
+	if yaml.Unmarshal(b, &root) != nil || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return keys
+	}
+	m := root.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		keys[m.Content[i].Value] = true
+	}
+	return keys
+}

@@ -90,3 +90,16 @@ func TestOptimizerChoice(t *testing.T) {
 		t.Errorf("an unknown optimizer must be rejected listing the valid ones: %v", err)
 	}
 }
+
+func TestViTDefaults(t *testing.T) {
+	c := DefaultConfig()
+	c.Arch, c.Steps = "vit-tiny", 1000
+	got := WithArchDefaults(c, ConfigKeys([]byte("arch: vit-tiny\nwd: 0.05\n")))
+	if got.OptimizerName() != "adamw" || got.LR != ViTLR || got.WD != 0.05 || got.WarmupSteps != 100 {
+		t.Fatalf("ViT defaults: %+v", got)
+	}
+	c.Arch = "resnet18"
+	if r := WithArchDefaults(c, nil); r.LR != c.LR || r.OptimizerName() != "sgd" {
+		t.Fatalf("a ResNet config must not change: %+v", r)
+	}
+}

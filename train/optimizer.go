@@ -37,3 +37,35 @@ func NewOptimizer(c Config, groups []optim.Group) (optim.Optimizer, error) {
 	}
 	return nil, fmt.Errorf("unknown optimizer %q (want auto, sgd, lars or adamw)", c.Optimizer)
 }
+
+// ViT training defaults of the paper's Appendix A.4 (MoCo v3's recipe): AdamW,
+// base rate 1.5e-4 (scaled by batch/256 like every rate), weight decay 0.1, and a
+// linear warm-up over the first tenth of training (10 of 100 epochs).
+const (
+	ViTLR          = 1.5e-4
+	ViTWD          = 0.1
+	ViTWarmupShare = 0.1
+)
+
+// WithArchDefaults gives a ViT run the Appendix A.4 recipe (optimizer, lr, wd,
+// warm-up) for every one of those keys the user did not set explicitly
+// (explicit holds config keys as in YAML: "lr", "warmup_steps", ...). ResNet
+// configs are returned unchanged.
+func WithArchDefaults(c Config, explicit map[string]bool) Config {
+	if !IsViT(c.Arch) {
+		return c
+	}
+	if !explicit["optimizer"] {
+		c.Optimizer = "adamw"
+	}
+	if !explicit["lr"] {
+		c.LR = ViTLR
+	}
+	if !explicit["wd"] {
+		c.WD = ViTWD
+	}
+	if !explicit["warmup_steps"] {
+		c.WarmupSteps = int(ViTWarmupShare * float64(c.Steps))
+	}
+	return c
+}

@@ -90,6 +90,7 @@ func addConfigFlags(f *pflag.FlagSet) *configFlags {
 // resolve builds the config: defaults, then the YAML file, then the flags set.
 func (c *configFlags) resolve(f *pflag.FlagSet, yamlPath string) (train.Config, error) {
 	cfg := train.DefaultConfig()
+	explicit := map[string]bool{}
 	if yamlPath != "" {
 		b, err := os.ReadFile(yamlPath)
 		if err != nil {
@@ -98,12 +99,15 @@ func (c *configFlags) resolve(f *pflag.FlagSet, yamlPath string) (train.Config, 
 		if cfg, err = train.ParseConfigYAML(b, cfg); err != nil {
 			return cfg, fmt.Errorf("%s: %w", yamlPath, err)
 		}
+		explicit = train.ConfigKeys(b)
 	}
 	f.Visit(func(fl *pflag.Flag) {
 		if set, ok := c.apply[fl.Name]; ok {
 			set(&cfg)
+			explicit[strings.ReplaceAll(fl.Name, "-", "_")] = true
 		}
 	})
+	cfg = train.WithArchDefaults(cfg, explicit)
 	return cfg, cfg.Validate()
 }
 
