@@ -93,7 +93,7 @@ func TestOptimizerChoice(t *testing.T) {
 
 func TestViTDefaults(t *testing.T) {
 	c := DefaultConfig()
-	c.Arch, c.Steps = "vit-tiny", 1000
+	c.Arch, c.Steps, c.WD = "vit-tiny", 1000, 0.05 // as if read from the YAML below
 	got := WithArchDefaults(c, ConfigKeys([]byte("arch: vit-tiny\nwd: 0.05\n")))
 	if got.OptimizerName() != "adamw" || got.LR != ViTLR || got.WD != 0.05 || got.WarmupSteps != 100 {
 		t.Fatalf("ViT defaults: %+v", got)
