@@ -402,7 +402,7 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		u.push(append([]byte(nil), b...))
+		u.push(bytes.Clone(b))
 	case opUnicode:
 		s, err := u.readLine()
 		if err != nil {
