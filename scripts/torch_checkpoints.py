@@ -244,8 +244,8 @@ class Evil:
 def zip_pickle(path, pkl, record="archive"):
     """A torch.save-shaped zip around a hand-written pickle (no storages)."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(record + "/data.pkl", pkl)
-        z.writestr(record + "/version", "3\n")
+        for name, data in ((record + "/data.pkl", pkl), (record + "/version", b"3\n")):
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)  # fixed date: reproducible
 
 
 def evil_fixtures(sentinel):

@@ -42,7 +42,7 @@ func (wf *weightsFlags) add(cmd *cobra.Command, many bool) {
 	f.StringVar(&wf.prefix, "prefix", "", `--weights: sub-tree holding the backbone, e.g. module.encoder. (default: found automatically; "" = top level)`)
 	f.Float32SliceVar(&wf.mean, "mean", nil, "--weights: per-channel input mean, e.g. 0.485,0.456,0.406 (default: ImageNet's for 3-channel ImageNet-stem models, else the dataset's)")
 	f.Float32SliceVar(&wf.std, "std", nil, "--weights: per-channel input std, e.g. 0.229,0.224,0.225 (default: as --mean)")
-	f.IntVar(&wf.size, "size", 0, "--weights: resize images to SIZE x SIZE before the backbone (default: the dataset's own size)")
+	f.IntVar(&wf.size, "size", 0, "--weights: images are SIZE x SIZE (ImageFolder trees decoded at it, others resized; default: the dataset's own size)")
 	f.StringVar(&wf.out, "out", "", "--weights: folder for results.jsonl (default: beside the file, FILE without extension + .siam)")
 }
 
@@ -99,7 +99,7 @@ func loadWeights(wf *weightsFlags, file, dataSpec string) (*loadedRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, te, err := data.Open(dataSpec)
+	tr, te, err := data.OpenWith(dataSpec, data.OpenOptions{ImageSize: wf.size}) // ImageFolder trees decode at --size
 	if err != nil {
 		return nil, err
 	}
