@@ -6,9 +6,9 @@
 // the file for PyTorch < 2) holding data.pkl, a pickle of the saved object, and
 // data/KEY, the raw little-endian bytes of each tensor storage. The pickle is
 // run by a small virtual machine that accepts only what a state dict needs:
-// dicts and OrderedDicts, lists, tuples, strings, bytes, numbers, None and
+// dicts and OrderedDicts, lists, tuples, strings, bytes, numbers, None,
 // tensors rebuilt from storages (torch._utils._rebuild_tensor_v2 and its
-// relatives, see AllowedGlobals). It never imports or executes anything: each
+// relatives), torch.device and dtype names (see AllowedGlobals). It never imports or executes anything: each
 // allowed name is mapped to a few lines of Go that build data, and any other
 // global (os.system, builtins.eval, a model class) is refused with an error
 // naming it, before the rest of the file is read.

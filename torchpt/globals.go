@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/siam-ssl/siam/safetensors"
@@ -38,7 +39,16 @@ var allowed = map[string]bool{
 	"torch.Tensor":                               true,
 	"torch.nn.parameter.Parameter":               true,
 	"torch.Size":                                 true,
+	"torch.device":                               true,
 	"_codecs.encode":                             true,
+}
+
+// dtypeNames are torch dtypes, which a checkpoint may hold as plain values
+// (e.g. a config entry); they stay inert Global values.
+var dtypeNames = map[string]bool{
+	"float32": true, "float": true, "float64": true, "double": true, "float16": true, "half": true,
+	"bfloat16": true, "int64": true, "long": true, "int32": true, "int": true, "int16": true,
+	"short": true, "int8": true, "uint8": true, "bool": true,
 }
 
 // AllowedGlobals lists, sorted, the Python names a checkpoint's pickle may
@@ -49,6 +59,9 @@ func AllowedGlobals() []string {
 		out = append(out, k)
 	}
 	for k := range storageTypes {
+		out = append(out, "torch."+k)
+	}
+	for k := range dtypeNames {
 		out = append(out, "torch."+k)
 	}
 	sort.Strings(out)
@@ -73,7 +86,7 @@ func (h *torchHooks) global(module, name string) (any, error) {
 		return Global{module, name}, nil
 	}
 	if module == "torch" {
-		if _, ok := storageTypes[name]; ok {
+		if _, ok := storageTypes[name]; ok || dtypeNames[name] {
 			return Global{module, name}, nil
 		}
 	}
@@ -156,6 +169,23 @@ func (h *torchHooks) call(fn any, args Tuple) (any, error) {
 			return Tuple(append([]any{}, s.Items...)), nil
 		}
 		return nil, fmt.Errorf("%s of a %s", g, typeName(args[0]))
+	case "torch.device":
+		// torch.device("cuda", 0) and the like: kept as its description.
+		if len(args) == 0 || len(args) > 2 {
+			return nil, fmt.Errorf("%s: %d arguments, want 1 or 2", g, len(args))
+		}
+		s, ok := args[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("%s of a %s", g, typeName(args[0]))
+		}
+		if len(args) == 2 {
+			i, ok := args[1].(int64)
+			if !ok {
+				return nil, fmt.Errorf("%s index is a %s", g, typeName(args[1]))
+			}
+			s += ":" + strconv.FormatInt(i, 10)
+		}
+		return s, nil
 	case "_codecs.encode":
 		// Protocol 2 writes Python 3 bytes as _codecs.encode(latin-1 text, "latin1").
 		if len(args) != 2 {

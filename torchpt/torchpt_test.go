@@ -207,6 +207,8 @@ func TestPickleValues(t *testing.T) {
 			&Dict{keys: nil, vals: nil, index: map[string]int{}, Attrs: dict("_metadata", dict())}},
 		{"codecs.encode bytes", newPk().global("_codecs", "encode").str("\u00ff\x01").str("latin1").op(opTuple2, opReduce).bytes(), []byte{0xff, 1}},
 		{"torch.Size", newPk().global("torch", "Size").ints(2, 3).op(opTuple1, opReduce).bytes(), Tuple{int64(2), int64(3)}},
+		{"torch.device", newPk().global("torch", "device").str("cuda").int(1).op(opTuple2, opReduce).bytes(), "cuda:1"},
+		{"dtype as value", newPk().global("torch", "bfloat16").bytes(), Global{"torch", "bfloat16"}},
 		{"storage type as value", newPk().global("torch", "HalfStorage").bytes(), Global{"torch", "HalfStorage"}},
 	}
 	for _, tc := range cases {
@@ -272,6 +274,8 @@ func TestPickleErrors(t *testing.T) {
 		{"rebuild non-storage", newPk().global("torch._utils", "_rebuild_tensor").op(opMark, opNone).int(0).ints(1).ints(1).op(opTuple, opReduce).bytes(), "storage is a None"},
 		{"parameter of a string", newPk().global("torch._utils", "_rebuild_parameter").op(opMark).str("x").op(opNewFalse, opNone, opTuple, opReduce).bytes(), "not a tensor"},
 		{"from_type of a model class", newPk().global("torch._tensor", "_rebuild_from_type_v2").op(opMark).global("torch.nn.parameter", "Parameter").global("torch", "Size").op(opEmptyTuple, opNone, opTuple, opReduce).bytes(), "not allowed"},
+		{"dtype called", newPk().global("torch", "float32").op(opEmptyTuple, opReduce).bytes(), "torch.float32 cannot be called"},
+		{"device of an int", newPk().global("torch", "device").int(0).op(opTuple1, opReduce).bytes(), "device of a int"},
 		{"codecs other encoding", newPk().global("_codecs", "encode").str("a").str("rot13").op(opTuple2, opReduce).bytes(), "rot13"},
 		{"ordered dict of non-pairs", newPk().global("collections", "OrderedDict").op(opMark).int(1).op(opTuple, opTuple1, opReduce).bytes(), "pairs"},
 		{"inst", []byte("(ios\nsystem\n."), "os.system"},
