@@ -76,8 +76,10 @@ type run struct {
 // path returns the path of file name inside the run folder.
 func (r *run) path(name string) string { return filepath.Join(r.dir, name) }
 
-// loadRun reads a run folder. metrics.jsonl is required; config.yaml,
-// spectra.jsonl and results.jsonl are optional, but must parse when present.
+// loadRun reads a run folder. metrics.jsonl is required unless results.jsonl
+// is there (the results folder of a model measured with --weights, which has
+// no training history); config.yaml, spectra.jsonl and results.jsonl are
+// optional, but must parse when present.
 func loadRun(dir string) (*run, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -174,7 +176,13 @@ func decodeStrict(line []byte, v any) error {
 
 func (r *run) loadMetrics() error {
 	p := r.path(MetricsFile)
-	if _, err := os.Stat(p); err != nil {
+	_, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, rerr := os.Stat(r.path(ResultsFile)); rerr == nil {
+			return nil // results only: a model trained elsewhere
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("report: run folder %s has no %s (is it a `siam train` output folder?): %w", r.dir, MetricsFile, err)
 	}
 	seen, err := eachLine(p, func(line []byte, _ int) error {

@@ -9,7 +9,8 @@
 // The page has inline SVG figures (package plots) and a small stylesheet, no
 // scripts and no external assets, so it can be mailed or archived as one file.
 //
-// A run folder holds config.yaml (optional), metrics.jsonl (required),
+// A run folder holds config.yaml (optional), metrics.jsonl (required, except in
+// a folder of results from `siam ... --weights`, which has no training history),
 // spectra.jsonl and results.jsonl (optional); see the constants ConfigFile etc.
 // Malformed lines are errors naming file:line. Sections are chosen by
 // Options.Sections: by default every section the data allow (and the rest is
@@ -141,8 +142,11 @@ type summary struct {
 func (r *run) summarize() summary {
 	nan := math.NaN()
 	s := summary{AUC: nan, RankMe: nan, KNN: nan, Linear: nan, ValLoss: nan, pred: nan}
-	last := r.metrics[len(r.metrics)-1]
-	s.Steps, s.FinalLoss = *last.Step, *last.Loss
+	s.FinalLoss = nan
+	if len(r.metrics) > 0 {
+		last := r.metrics[len(r.metrics)-1]
+		s.Steps, s.FinalLoss = *last.Step, *last.Loss
+	}
 	var lastAUC, lastRank, lastKNN *float64
 	for _, m := range r.metrics {
 		if m.AUC != nil || m.KNN != nil {
@@ -355,6 +359,9 @@ func (b *builder) build() (*page, error) {
 func (b *builder) checkRequired() error {
 	for i, r := range b.runs {
 		s := b.sums[i]
+		if _, req := b.opts.want(SectionLoss); req && len(r.metrics) == 0 {
+			return fmt.Errorf("report: %s: no training history (no %s), needed by section %q", r.dir, MetricsFile, SectionLoss)
+		}
 		if _, req := b.opts.want(SectionMonitor); req && s.Monitored == 0 {
 			return fmt.Errorf("report: %s: no monitored step (no \"auc\" or \"knn_acc\" field), needed by section %q", r.path(MetricsFile), SectionMonitor)
 		}
@@ -394,14 +401,16 @@ func (b *builder) runSection(i int, r *run) (runPage, error) {
 		rp.Figures = append(rp.Figures, fig)
 		return nil
 	}
-	if show, _ := b.opts.want(SectionLoss); show {
+	if len(r.metrics) == 0 {
+		rp.Notes = append(rp.Notes, "No "+MetricsFile+": a model measured without its training history (siam ... --weights); training curves skipped.")
+	} else if show, _ := b.opts.want(SectionLoss); show {
 		x, y := lossCurve(r.metrics, 500)
 		f, err := plots.Lines("Training loss", "step", "loss", []plots.Series{{Name: "loss", X: x, Y: y}})
 		if err := add(f, err, "SimSiam loss against step ("+MetricsFile+")."); err != nil {
 			return rp, err
 		}
 	}
-	if show, _ := b.opts.want(SectionMonitor); show {
+	if show, _ := b.opts.want(SectionMonitor); show && len(r.metrics) > 0 {
 		if s.MonitorAUC > 0 {
 			x, y := monitorCurve(r.metrics, func(m metric) *float64 { return m.AUC }, 1)
 			f, err := plots.Lines("Collapse AUC", "step", "AUC", []plots.Series{{Name: "AUC", X: x, Y: y}})
@@ -717,7 +726,7 @@ func (b *builder) summaryRows(p *page) {
 		s := b.sums[i]
 		rw := row{
 			Name:    r.name,
-			Steps:   fmt.Sprint(s.Steps),
+			Steps:   steps(r, s),
 			Loss:    num(s.FinalLoss, "%.4f"),
 			AUC:     num(s.AUC, "%.3f"),
 			RankMe:  num(s.RankMe, "%.1f"),
@@ -763,4 +772,13 @@ func pct(v float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.1f%%", 100*v)
+}
+
+// steps is the summary table's step count: "–" for a folder without training
+// history.
+func steps(r *run, s summary) string {
+	if len(r.metrics) == 0 {
+		return "–"
+	}
+	return fmt.Sprint(s.Steps)
 }

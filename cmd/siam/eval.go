@@ -22,7 +22,9 @@ type loadedRun struct {
 	Config      train.Config
 	Data        string // the dataset spec used ("" = embedded)
 	Train, Test *data.Dataset
-	Recipe      data.Recipe // the run's augmentation; its evaluation transform normalises
+	Recipe      data.Recipe      // the run's augmentation; its evaluation transform normalises
+	Rep         eval.Representer // set instead of Model for a backbone loaded with --weights
+	Weights     *weightsInfo     // set for --weights: the model measured (weights.go)
 }
 
 // dataName is how records and messages name a dataset spec.
@@ -73,7 +75,11 @@ func (r *loadedRun) needTest() (*data.Dataset, error) {
 
 // record starts a results.jsonl record of the given kind for this run.
 func (r *loadedRun) record(kind string) map[string]any {
-	return map[string]any{"kind": kind, "step": r.Step, "data": dataName(r.Data)}
+	rec := map[string]any{"kind": kind, "step": r.Step, "data": dataName(r.Data)}
+	if r.Weights != nil {
+		r.Weights.annotate(rec)
+	}
+	return rec
 }
 
 // appendResult adds rec, stamped with the current time, as one line of
@@ -87,6 +93,7 @@ func appendResult(dir string, rec map[string]any) error {
 type evalFlags struct {
 	checkpoint, data string
 	batch            int
+	w                weightsFlags // --weights and its flags (knn, linear)
 }
 
 func (e *evalFlags) add(cmd *cobra.Command, batch int, batchUsage string) {
@@ -102,6 +109,15 @@ const forwardBatch = "images per forward pass (0 = 128)"
 func (e *evalFlags) load(cmd *cobra.Command) (*loadedRun, error) {
 	if e.batch < 0 {
 		return nil, fmt.Errorf("--batch %d < 0", e.batch)
+	}
+	if e.checkpoint == "" && cmd.Flags().Lookup("weights") != nil && !cmd.Flags().Changed("weights") {
+		return nil, errors.New("give --checkpoint RUN_DIR or --weights FILE")
+	}
+	if e.w.resolve(cmd); e.w.used() {
+		if e.checkpoint != "" {
+			return nil, errors.New("give --checkpoint RUN_DIR or --weights FILE, not both")
+		}
+		return loadWeights(&e.w, e.w.files[0], e.data)
 	}
 	return loadRun(e.checkpoint, e.data, cmd.Flags().Changed("data"))
 }
@@ -132,7 +148,8 @@ validation set (queries), L2-normalised, cosine similarity. Reports the paper's 
 majority vote swept over k = 1..--max-k with the best k, and the weighted vote used for
 monitoring (--k neighbours, weights exp(sim/T)).`,
 		Example: `  siam eval knn --checkpoint runs/multi
-  siam eval knn --checkpoint runs/multi --train-samples 10000`,
+  siam eval knn --checkpoint runs/multi --train-samples 10000
+  siam eval knn --weights checkpoint_0099.pth.tar --data cifar10 --size 32`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t0 := time.Now()
@@ -151,11 +168,11 @@ monitoring (--k neighbours, weights exp(sim/T)).`,
 			if samples > 0 && samples < r.Train.N {
 				idx = eval.SampleIndices(r.Train.N, samples, seed)
 			}
-			keys, dim, kl, err := eval.FeaturesWith(r.Model, r.Train, r.Recipe, idx, ef.batch)
+			keys, dim, kl, err := eval.FeaturesWith(r.representer(), r.Train, r.Recipe, idx, ef.batch)
 			if err != nil {
 				return err
 			}
-			queries, qdim, ql, err := eval.FeaturesWith(r.Model, test, r.Recipe, nil, ef.batch)
+			queries, qdim, ql, err := eval.FeaturesWith(r.representer(), test, r.Recipe, nil, ef.batch)
 			if err != nil {
 				return err
 			}
@@ -176,8 +193,8 @@ monitoring (--k neighbours, weights exp(sim/T)).`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s (step %d) on %s: %d training images as memory, %d validation queries, d=%d\n",
-				r.Dir, r.Step, dataName(r.Data), res.NumKeys, res.NumQueries, res.Dim)
+			fmt.Fprintf(out, "%s on %s: %d training images as memory, %d validation queries, d=%d\n",
+				r.title(), dataName(r.Data), res.NumKeys, res.NumQueries, res.Dim)
 			fmt.Fprintf(out, "k-NN majority vote (k = 1..%d): best k %d, accuracy %.4f\n", len(res.Accuracy), res.BestK, res.BestAccuracy)
 			fmt.Fprintf(out, "weighted %d-NN (T %g): accuracy %.4f\n", res.WeightedK, res.Temperature, res.WeightedAccuracy)
 			fmt.Fprintf(out, "%.1fs; appended to %s\n", time.Since(t0).Seconds(), filepath.Join(r.Dir, train.ResultsFile))
@@ -185,6 +202,7 @@ monitoring (--k neighbours, weights exp(sim/T)).`,
 		},
 	}
 	ef.add(cmd, 0, forwardBatch)
+	ef.w.add(cmd, false)
 	f := cmd.Flags()
 	f.IntVar(&maxK, "max-k", eval.DefaultMaxK, "largest k of the majority-vote sweep (k = 1..max-k)")
 	f.IntVar(&wk, "k", eval.DefaultWeightedK, "neighbours of the weighted vote")
@@ -216,6 +234,7 @@ moves the layer by lr x 0.001 x ||W|| per step, so the per-step rate is what
 transfers, and the nominal "0.1 x batch/256" at batch 256 under-trains the layer.
 Keep --lr the same for every model you compare (docs/EVAL.md).`,
 		Example: `  siam eval linear --checkpoint runs/multi --cached-features
+  siam eval linear --weights resnet18.pth --data cifar10 --cached-features
   siam eval linear --checkpoint runs/multi --epochs 90 --batch 256`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -234,7 +253,7 @@ Keep --lr the same for every model you compare (docs/EVAL.md).`,
 			if !quiet {
 				o.Log = cmd.ErrOrStderr()
 			}
-			res, err := eval.LinearProbe(r.Model, r.Train, test, o)
+			res, err := eval.LinearProbe(r.representer(), r.Train, test, o)
 			if err != nil {
 				return err
 			}
@@ -250,8 +269,8 @@ Keep --lr the same for every model you compare (docs/EVAL.md).`,
 				mode = "cached features"
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s (step %d) on %s: linear probe, %d epochs, %s, batch %d, lr %.4g\n",
-				r.Dir, r.Step, dataName(r.Data), res.Epochs, mode, res.Batch, res.LR)
+			fmt.Fprintf(out, "%s on %s: linear probe, %d epochs, %s, batch %d, lr %.4g\n",
+				r.title(), dataName(r.Data), res.Epochs, mode, res.Batch, res.LR)
 			fmt.Fprintf(out, "top-1 accuracy: validation %.4f, training %.4f; final loss %.4f\n",
 				res.ValAccuracy, res.TrainAccuracy, res.EpochLoss[len(res.EpochLoss)-1])
 			fmt.Fprintf(out, "%.1fs; appended to %s\n", res.Seconds, filepath.Join(r.Dir, train.ResultsFile))
@@ -259,6 +278,7 @@ Keep --lr the same for every model you compare (docs/EVAL.md).`,
 		},
 	}
 	ef.add(cmd, eval.DefaultProbeBatch, "probe training batch (the learning rate scales with batch/256)")
+	ef.w.add(cmd, false)
 	f := cmd.Flags()
 	f.IntVar(&o.Epochs, "epochs", eval.DefaultProbeEpochs, "epochs over the training set (paper: 90; see the cost above)")
 	f.BoolVar(&o.CachedFeatures, "cached-features", false, "train on features of un-augmented images computed once (fast)")
