@@ -52,7 +52,7 @@ func FuzzKNN(f *testing.F) {
 			ql[i] = label(k + i)
 		}
 		opts := KNNOptions{MaxK: int(maxK % 16), WeightedK: int(opt % 7), Chunk: int(opt>>4) % 5,
-			NumClasses: []int{0, 0, 7, 3, MaxClasses + 1, -1}[int(opt>>8)%6],
+			NumClasses:  []int{0, 0, 7, 3, MaxClasses + 1, -1}[int(opt>>8)%6],
 			Temperature: []float64{0, 0.05, 1, -1, math.NaN(), math.Inf(1), 1e-300}[int(opt>>11)%7]}
 		k0, q0 := slices.Clone(keys), slices.Clone(queries)
 		res, err := KNN(keys, kl, queries, ql, d, opts)
