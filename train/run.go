@@ -1,8 +1,6 @@
 package train
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,17 +65,12 @@ type Metrics struct {
 	ImagesPerS float64            `json:"images_per_s"`
 	Time       string             `json:"time"`
 	Extra      map[string]float64 `json:"-"`
+	Alarm      string             `json:"-"` // collapse alarm message (AlarmKey), "" when none
 }
 
-// MarshalJSON flattens Extra (monitor values such as auc, knn_acc) into the line.
-func (m Metrics) MarshalJSON() ([]byte, error) {
-	o := map[string]any{"step": m.Step, "loss": m.Loss, "lr": m.LR, "chunk": m.Chunk,
-		"images_per_s": m.ImagesPerS, "time": m.Time}
-	for k, v := range m.Extra {
-		o[k] = v
-	}
-	return json.Marshal(o)
-}
+// MarshalJSON flattens Extra (monitor values such as auc, knn_acc) into the line;
+// NaN and ±Inf are written as null and named under NonFiniteKey (see marshalMetrics).
+func (m Metrics) MarshalJSON() ([]byte, error) { return marshalMetrics(m) }
 
 // Run trains SimSiam as cfg says (or, with Resume, as the run folder says),
 // checkpointing atomically, and returns when the configured steps are done, the
@@ -148,7 +141,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			sum.StartStep, sum.Step, sum.AlreadyDone = start, start, true
 			return sum, nil
 		}
-		if err := truncateMetrics(o.Dir, start); err != nil {
+		if err := truncateMetrics(o.Dir, start, log); err != nil {
 			return nil, err
 		}
 	} else {
@@ -239,7 +232,10 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			line.ImagesPerS = float64(winImages) / now.Sub(winStart).Seconds()
 			line.Time = now.UTC().Format(time.RFC3339)
 			winStart, winImages = now, 0
-			enc, _ := json.Marshal(line)
+			enc, err := json.Marshal(line)
+			if err != nil {
+				return nil, fmt.Errorf("step %d: metrics line: %w", done, err)
+			}
 			if _, err := mf.Write(append(enc, '\n')); err != nil {
 				return nil, err
 			}
@@ -257,31 +253,6 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	sum.Elapsed = time.Since(t0)
 	sum.ImagesPerS = float64((cfg.Steps-start)*cfg.Batch) / sum.Elapsed.Seconds()
 	return sum, nil
-}
-
-// truncateMetrics drops metrics lines past step (written after the checkpoint a
-// resume starts from), so a resumed run's log has no duplicate steps.
-func truncateMetrics(dir string, step int) error {
-	path := filepath.Join(dir, MetricsFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	var keep bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
-	for sc.Scan() {
-		var l struct {
-			Step int `json:"step"`
-		}
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Step <= step {
-			keep.Write(sc.Bytes())
-			keep.WriteByte('\n')
-		}
-	}
-	return atomicfile.WriteFile(path, keep.Bytes())
 }
 
 // AppendJSONL appends one JSON object as a line to path (metrics, spectra and

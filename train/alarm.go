@@ -1,0 +1,4 @@
+package train
+
+// AlarmKey is the metrics.jsonl field holding a collapse alarm message.
+const AlarmKey = "alarm"
