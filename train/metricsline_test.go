@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/siam-ssl/siam/ssl"
+	"github.com/siam-ssl/siam/tbevent/tbeventtest"
 )
 
 // TestMetricsMarshalNonFinite: a NaN or Inf in images_per_s or a monitored value
@@ -98,6 +99,24 @@ func TestRunKeepsNonFiniteMonitorLines(t *testing.T) {
 				t.Errorf("monitored line %d: %s", i+1, l)
 			}
 		}
+	}
+	// TensorBoard gets the NaN as it is.
+	files, _ := filepath.Glob(filepath.Join(dir, TensorBoardDir, "events.out.tfevents.*"))
+	if len(files) != 1 {
+		t.Fatalf("event files %v", files)
+	}
+	evs, err := tbeventtest.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nan int
+	for _, e := range evs {
+		if v, ok := e.Scalars["monitor/auc"]; ok && v != v {
+			nan++
+		}
+	}
+	if nan != 2 {
+		t.Errorf("%d NaN AUC scalars in TensorBoard, want 2", nan)
 	}
 }
 

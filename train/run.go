@@ -162,6 +162,11 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		return nil, err
 	}
 	defer mf.Close()
+	tb, err := openTensorBoard(o.Dir, start, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	defer tb.Close()
 	loader, err := data.NewLoader(data.LoaderConfig{Dataset: trainSet, Recipe: recipe, Sampler: sampler.Batch,
 		Batch: cfg.Batch, Start: start, Steps: cfg.Steps, Seed: cfg.Seed, Workers: cfg.Workers})
 	if err != nil {
@@ -225,6 +230,9 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			if err := AppendJSONL(filepath.Join(o.Dir, SpectraFile), map[string]any{"step": done, "singular_values": sigma}); err != nil {
 				return nil, err
 			}
+			if err := tb.spectrum(done, sigma, time.Now()); err != nil {
+				return nil, err
+			}
 			logNow = true
 		}
 		if logNow {
@@ -237,6 +245,9 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 				return nil, fmt.Errorf("step %d: metrics line: %w", done, err)
 			}
 			if _, err := mf.Write(append(enc, '\n')); err != nil {
+				return nil, err
+			}
+			if err := tb.metrics(line, now); err != nil {
 				return nil, err
 			}
 			prog.line(line)
