@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -41,8 +42,9 @@ var ErrNonFiniteState = errors.New("model state is not finite")
 // SaveCheckpoint writes model and optimizer state at step atomically to
 // RUN_DIR/checkpoint.safetensors. A state with any NaN or Inf (weights, BN
 // statistics, momentum) is refused with ErrNonFiniteState, so the checkpoint on
-// disk always stays the last good one.
-func SaveCheckpoint(dir string, c Config, step int, m *ssl.SimSiam, opt optim.Optimizer) error {
+// disk always stays the last good one. Entries of extra (e.g. InputMeta) are
+// added to the metadata; they cannot replace the fixed keys.
+func SaveCheckpoint(dir string, c Config, step int, m *ssl.SimSiam, opt optim.Optimizer, extra ...map[string]string) error {
 	ts := append(m.All.StateDict(), opt.State()...)
 	for _, t := range ts {
 		for _, v := range t.Data {
@@ -51,12 +53,16 @@ func SaveCheckpoint(dir string, c Config, step int, m *ssl.SimSiam, opt optim.Op
 			}
 		}
 	}
-	meta := map[string]string{
+	meta := map[string]string{}
+	for _, x := range extra {
+		maps.Copy(meta, x)
+	}
+	maps.Copy(meta, map[string]string{
 		"format":      checkpointKind,
 		"step":        strconv.Itoa(step),
 		"optim_steps": strconv.FormatInt(opt.Steps(), 10),
 		"config":      string(c.YAML()),
-	}
+	})
 	return nn.SaveTensors(filepath.Join(dir, CheckpointFile), ts, meta)
 }
 

@@ -104,6 +104,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		return nil, err
 	}
 	recipe := AugmentRecipe(cfg, trainSet)
+	inMeta := InputMeta(cfg, trainSet) // checkpoint metadata: how to feed the model
 	if err := recipe.Validate(trainSet.C); err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		if err := atomicfile.WriteFile(filepath.Join(o.Dir, ConfigFile), cfg.YAML()); err != nil {
 			return nil, err
 		}
-		if err := SaveCheckpoint(o.Dir, cfg, 0, m, opt); err != nil {
+		if err := SaveCheckpoint(o.Dir, cfg, 0, m, opt, inMeta); err != nil {
 			return nil, err
 		}
 	}
@@ -181,7 +182,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	var last float64
 	for step := start; step < cfg.Steps; step++ {
 		if ctx.Err() != nil {
-			if err := SaveCheckpoint(o.Dir, cfg, step, m, opt); err != nil {
+			if err := SaveCheckpoint(o.Dir, cfg, step, m, opt, inMeta); err != nil {
 				return nil, fmt.Errorf("interrupted at step %d, and the checkpoint failed: %w", step, err)
 			}
 			prog.done()
@@ -253,7 +254,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			prog.line(line)
 		}
 		if (cfg.CheckpointEvery > 0 && done%cfg.CheckpointEvery == 0) || done == cfg.Steps {
-			if err := SaveCheckpoint(o.Dir, cfg, done, m, opt); err != nil {
+			if err := SaveCheckpoint(o.Dir, cfg, done, m, opt, inMeta); err != nil {
 				return nil, err
 			}
 		}
