@@ -44,10 +44,7 @@ type InputSpec struct {
 // normalisation of the run's evaluation transform (AugmentRecipe), plus the
 // architecture, stem, feature size and the backbone's tensor-name prefix.
 func InputMeta(cfg Config, trainSet *data.Dataset) map[string]string {
-	r := AugmentRecipe(cfg, trainSet)
-	c, h, w := r.OutShape(trainSet.C, trainSet.H, trainSet.W)
-	spec := InputSpec{Channels: c, Height: h, Width: w, Mean: perChannel(r.Mean, c, 0), Std: perChannel(r.Std, c, 1)}
-	meta := spec.Meta()
+	meta := RecipeInputSpec(AugmentRecipe(cfg, trainSet), trainSet.C, trainSet.H, trainSet.W).Meta()
 	meta[MetaInputTransform] = InputTransform
 	meta[MetaArch], meta[MetaStem], meta[MetaBackbonePrefix] = strings.ToLower(cfg.Arch), strings.ToLower(cfg.Stem), "backbone."
 	if arch, err := nn.Preset(cfg.Arch); err == nil {
@@ -55,6 +52,13 @@ func InputMeta(cfg Config, trainSet *data.Dataset) map[string]string {
 		meta[MetaFeatureDim] = strconv.Itoa(arch.FeatureDim())
 	}
 	return meta
+}
+
+// RecipeInputSpec is the input a model sees through r's evaluation transform
+// from c x h x w images: r's output size and its mean and std, one per channel.
+func RecipeInputSpec(r data.Recipe, c, h, w int) InputSpec {
+	c, h, w = r.OutShape(c, h, w)
+	return InputSpec{Channels: c, Height: h, Width: w, Mean: perChannel(r.Mean, c, 0), Std: perChannel(r.Std, c, 1)}
 }
 
 // Meta returns the spec's metadata entries.
