@@ -225,4 +225,3 @@ func spectrumOfFile(path, tensorName string, opts collapse.Options) (*collapse.R
 	}
 	return res, nil
 }
-
