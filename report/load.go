@@ -238,6 +238,7 @@ func (r *run) loadMetrics() error {
 	type fieldValue struct{ field, value string }
 	steps := map[fieldValue][]int{}
 	var order []fieldValue
+	var alarms []string
 	seen, err := r.eachLine(p, func(line []byte, _ int) error {
 		var m metric
 		if err := decodeStrict(line, &m); err != nil {
@@ -263,6 +264,9 @@ func (r *run) loadMetrics() error {
 		if m.Loss == nil {
 			return errors.New(`missing "loss"`)
 		}
+		if m.Alarm != "" {
+			alarms = append(alarms, fmt.Sprintf("step %d (%s)", *m.Step, m.Alarm))
+		}
 		r.metrics = append(r.metrics, m)
 		return nil
 	})
@@ -274,6 +278,13 @@ func (r *run) loadMetrics() error {
 	}
 	for _, fv := range order {
 		r.warn("%s: %s is %s at %s (non-finite values are not drawn)", p, fv.field, fv.value, stepList(steps[fv]))
+	}
+	if len(alarms) > 0 {
+		more := ""
+		if len(alarms) > 5 {
+			more = fmt.Sprintf(" and %d more monitored steps", len(alarms)-5)
+		}
+		r.warn("Collapse alarm in %s at %s%s.", p, strings.Join(alarms[:min(len(alarms), 5)], ", "), more)
 	}
 	return nil
 }

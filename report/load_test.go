@@ -94,3 +94,25 @@ func TestAllNonFiniteCurve(t *testing.T) {
 		}
 	}
 }
+
+// TestAlarmsReported: collapse alarms recorded in metrics.jsonl reach the page and
+// Options.Warn.
+func TestAlarmsReported(t *testing.T) {
+	metrics := `{"step":2,"loss":-0.1,"auc":0.8}
+{"step":4,"loss":-0.2,"auc":0.95,"alarm":"auc 0.95 > 0.9"}
+{"step":6,"loss":-0.3,"auc":0.97,"rankme":2,"alarm":"auc 0.97 > 0.9; rankme 2 < 3"}
+`
+	dir := writeRun(t, map[string]string{MetricsFile: metrics})
+	var warned []string
+	html, err := Build([]string{dir}, Options{Warn: func(s string) { warned = append(warned, s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "at step 4 (auc 0.95 &gt; 0.9), step 6 (auc 0.97 &gt; 0.9; rankme 2 &lt; 3)"
+	if !strings.Contains(string(html), "Collapse alarm in") || !strings.Contains(string(html), want) {
+		t.Errorf("page lacks the alarms %q", want)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "step 4 (auc 0.95 > 0.9)") {
+		t.Errorf("warnings %q", warned)
+	}
+}

@@ -33,6 +33,10 @@ type RunOptions struct {
 	// OnStep, when set, is called after every completed step with the step count
 	// and loss (a hook for dashboards, early stopping via the context, and tests).
 	OnStep func(step int, loss float64)
+	// ResumeOverride, with Resume, changes the run's saved config before it
+	// continues; only the monitoring and alarm settings may change (they do not
+	// touch training), and config.yaml is rewritten to record them.
+	ResumeOverride func(*Config)
 }
 
 // Monitor measures the model during training (collapse, k-NN); it returns the
@@ -50,6 +54,7 @@ type Summary struct {
 	Config          Config
 	Model           *ssl.SimSiam
 	Train, Test     *data.Dataset
+	Alarm           string // the collapse alarm that stopped the run (ErrAlarmStop), "" otherwise
 }
 
 // ErrInterrupted is returned when the context is cancelled (Ctrl-C); a checkpoint
@@ -92,6 +97,9 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		}
 		if cfg, err = ParseConfigYAML(b, DefaultConfig()); err != nil {
 			return nil, fmt.Errorf("resume %s: %w", o.Dir, err)
+		}
+		if err := applyResumeOverride(o, &cfg); err != nil {
+			return nil, err
 		}
 	} else if entries, err := os.ReadDir(o.Dir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("run folder %s exists and is not empty (use --resume %s to continue it)", o.Dir, o.Dir)
@@ -219,6 +227,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			o.OnStep(done, last)
 		}
 		line := Metrics{Step: done, Loss: last, LR: rate, Chunk: sampler.Chunk(step)}
+		alarmStop := false
 		logNow := done%cfg.LogEvery == 0 || done == cfg.Steps
 		if o.Monitor != nil && cfg.MonitorEvery > 0 && (done%cfg.MonitorEvery == 0 || done == cfg.Steps) {
 			m.SetTraining(false)
@@ -228,6 +237,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 				return nil, fmt.Errorf("monitor at step %d: %w", done, err)
 			}
 			line.Extra = fields
+			alarmStop = raiseAlarm(cfg, &line, prog)
 			if err := AppendJSONL(filepath.Join(o.Dir, SpectraFile), map[string]any{"step": done, "singular_values": sigma}); err != nil {
 				return nil, err
 			}
@@ -253,10 +263,13 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			}
 			prog.line(line)
 		}
-		if (cfg.CheckpointEvery > 0 && done%cfg.CheckpointEvery == 0) || done == cfg.Steps {
+		if (cfg.CheckpointEvery > 0 && done%cfg.CheckpointEvery == 0) || done == cfg.Steps || alarmStop {
 			if err := SaveCheckpoint(o.Dir, cfg, done, m, opt, inMeta); err != nil {
 				return nil, err
 			}
+		}
+		if alarmStop && done < cfg.Steps {
+			return alarmStopped(sum, prog, log, line, last, t0, start)
 		}
 	}
 	prog.done()
