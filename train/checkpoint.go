@@ -63,7 +63,10 @@ func SaveCheckpoint(dir string, c Config, step int, m *ssl.SimSiam, opt optim.Op
 		"optim_steps": strconv.FormatInt(opt.Steps(), 10),
 		"config":      string(c.YAML()),
 	})
-	return nn.SaveTensors(filepath.Join(dir, CheckpointFile), ts, meta)
+	if err := nn.SaveTensors(filepath.Join(dir, CheckpointFile), ts, meta); err != nil {
+		return fmt.Errorf("step %d: checkpoint not saved (%w); the last good checkpoint in %s is kept", step, err, dir)
+	}
+	return nil
 }
 
 // ErrNoCheckpoint means a run folder has no checkpoint yet.

@@ -114,5 +114,8 @@ func truncateMetrics(dir string, step int, log io.Writer) error {
 		keep.Write(line)
 		keep.WriteByte('\n')
 	}
-	return atomicfile.WriteFile(path, keep.Bytes())
+	if err := atomicfile.WriteFile(path, keep.Bytes()); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	return nil
 }
