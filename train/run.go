@@ -239,7 +239,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			line.Extra = fields
 			alarmStop = raiseAlarm(cfg, &line, prog)
 			if err := AppendJSONL(filepath.Join(o.Dir, SpectraFile), map[string]any{"step": done, "singular_values": sigma}); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("monitor at step %d: %s: %w", done, SpectraFile, err)
 			}
 			if err := tb.spectrum(done, sigma, time.Now()); err != nil {
 				return nil, err
