@@ -34,6 +34,11 @@ var keyBlock = 192
 // sets, bad labels, non-finite features, bad options), for errors.Is.
 var ErrKNN = errors.New("eval: knn")
 
+// MaxClasses is the largest class count KNN accepts (labels lie in
+// [0, MaxClasses)): the vote tables hold one entry per class and worker, so a stray
+// huge label must be an error, not gigabytes. 2^20 is 48 times ImageNet-21k.
+const MaxClasses = 1 << 20
+
 // KNNOptions configures KNN. The zero value is the paper's protocol: majority vote
 // swept over k = 1..128, weighted vote with k = 200 and T = 0.1, features copied
 // before normalisation.
@@ -48,13 +53,14 @@ type KNNOptions struct {
 	// DefaultTemperature; must be > 0).
 	Temperature float64
 	// NumClasses bounds the labels to [0, NumClasses); 0 infers it as the largest
-	// label in either set plus one.
+	// label in either set plus one. Either way it is at most MaxClasses.
 	NumClasses int
 	// Chunk is how many queries a worker processes at once (0 means DefaultChunk).
 	// It changes memory and speed, never the result.
 	Chunk int
 	// InPlace L2-normalises the caller's keys and queries slices in place instead of
-	// normalising copies (saves 4*(keys+queries)*dim bytes; the slices are changed).
+	// normalising copies (saves 4*(keys+queries)*dim bytes; the slices are changed,
+	// but only when every check has passed: a call that fails changes nothing).
 	InPlace bool
 }
 
@@ -93,8 +99,9 @@ type KNNResult struct {
 // summed similarity wins, then the smaller label. Weighted vote ties: the smaller label.
 //
 // Errors: dim < 1, a length that is not rows*dim, an empty set, a negative label or one
-// >= NumClasses, a NaN/Inf feature (the error names set and row), Temperature < 0 or
-// MaxK/WeightedK < 0.
+// >= NumClasses (or >= MaxClasses), a NaN/Inf feature (the error names set and row),
+// Temperature < 0 or MaxK/WeightedK < 0. Everything is checked before the inputs are
+// normalised, so an error leaves the caller's slices as they were.
 func KNN(keys []float32, keyLabels []int, queries []float32, queryLabels []int, dim int, opts KNNOptions) (*KNNResult, error) {
 	nk, nq := len(keyLabels), len(queryLabels)
 	if err := checkMatrix("keys", keys, nk, dim); err != nil {
@@ -103,7 +110,7 @@ func KNN(keys []float32, keyLabels []int, queries []float32, queryLabels []int, 
 	if err := checkMatrix("queries", queries, nq, dim); err != nil {
 		return nil, err
 	}
-	if opts.MaxK < 0 || opts.WeightedK < 0 || opts.Temperature < 0 || opts.Chunk < 0 || opts.NumClasses < 0 {
+	if opts.MaxK < 0 || opts.WeightedK < 0 || !(opts.Temperature >= 0) || math.IsInf(opts.Temperature, 0) || opts.Chunk < 0 || opts.NumClasses < 0 {
 		return nil, fmt.Errorf("%w: negative option in %+v", ErrKNN, opts)
 	}
 	maxK, wk, temp := opts.MaxK, opts.WeightedK, opts.Temperature
@@ -117,19 +124,17 @@ func KNN(keys []float32, keyLabels []int, queries []float32, queryLabels []int, 
 		temp = DefaultTemperature
 	}
 	maxK, wk = min(maxK, nk), min(wk, nk)
-	nc := opts.NumClasses
-	if nc == 0 {
-		nc = max(slices.Max(keyLabels), slices.Max(queryLabels)) + 1
+	nc, err := classCount(keyLabels, queryLabels, opts.NumClasses)
+	if err != nil {
+		return nil, err
 	}
-	for _, set := range []struct {
-		name   string
-		labels []int
-	}{{"key", keyLabels}, {"query", queryLabels}} {
-		for i, l := range set.labels {
-			if l < 0 || l >= nc {
-				return nil, fmt.Errorf("%w: %s label %d at row %d outside [0, %d)", ErrKNN, set.name, l, i, nc)
-			}
-		}
+	// Validate both sets before changing either, so that a failed call leaves the
+	// caller's slices untouched even with InPlace.
+	if err := checkFinite("keys", keys, dim); err != nil {
+		return nil, err
+	}
+	if err := checkFinite("queries", queries, dim); err != nil {
+		return nil, err
 	}
 	if !opts.InPlace {
 		keys, queries = slices.Clone(keys), slices.Clone(queries)
@@ -155,6 +160,71 @@ func KNN(keys []float32, keyLabels []int, queries []float32, queryLabels []int, 
 	return r, nil
 }
 
+// classCount validates the labels of both sets and returns the class count:
+// numClasses when given (at most MaxClasses), else the largest label plus one. A
+// negative label, one >= the class count or one >= MaxClasses is an error naming
+// the set, the row and the value.
+func classCount(keyLabels, queryLabels []int, numClasses int) (int, error) {
+	if numClasses > MaxClasses {
+		return 0, fmt.Errorf("%w: NumClasses %d exceeds eval.MaxClasses = %d", ErrKNN, numClasses, MaxClasses)
+	}
+	limit, what := numClasses, fmt.Sprintf("outside [0, %d)", numClasses)
+	if numClasses == 0 {
+		limit, what = MaxClasses, fmt.Sprintf("outside [0, eval.MaxClasses = %d); labels must be class indices 0..C-1", MaxClasses)
+	}
+	nc := numClasses
+	for _, set := range []struct {
+		name   string
+		labels []int
+	}{{"key", keyLabels}, {"query", queryLabels}} {
+		for i, l := range set.labels {
+			if l < 0 || l >= limit {
+				return 0, fmt.Errorf("%w: %s label %d at row %d %s", ErrKNN, set.name, l, i, what)
+			}
+			if numClasses == 0 {
+				nc = max(nc, l+1)
+			}
+		}
+	}
+	return nc, nil
+}
+
+// checkFinite fails, naming the set and the first row, when a rows x dim matrix
+// holds a NaN or Inf.
+func checkFinite(name string, x []float32, dim int) error {
+	if b := firstNonFiniteRow(x, dim); b >= 0 {
+		return fmt.Errorf("%s: %w: non-finite value in row %d", name, ErrKNN, b)
+	}
+	return nil
+}
+
+// firstNonFiniteRow returns the smallest row of x (rows of dim values) that holds
+// a NaN or Inf, or -1.
+func firstNonFiniteRow(x []float32, dim int) int {
+	n := len(x) / dim
+	bad := make([]int, parallel.Workers())
+	for i := range bad {
+		bad[i] = -1
+	}
+	parallel.ForWorker(n, func(w, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for _, v := range x[i*dim : (i+1)*dim] {
+				if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+					bad[w] = i
+					return
+				}
+			}
+		}
+	})
+	first := -1
+	for _, b := range bad {
+		if b >= 0 && (first < 0 || b < first) {
+			first = b
+		}
+	}
+	return first
+}
+
 // checkMatrix validates a rows x dim row-major matrix argument.
 func checkMatrix(name string, x []float32, rows, dim int) error {
 	switch {
@@ -170,41 +240,38 @@ func checkMatrix(name string, x []float32, rows, dim int) error {
 
 // NormalizeRows L2-normalises each dim-wide row of x in place (norm accumulated in
 // float64; an all-zero row stays zero). It fails on dim < 1, a length that is not a
-// multiple of dim, or a NaN/Inf value, naming the row.
+// multiple of dim, or a NaN/Inf value, naming the first such row; on failure x is
+// unchanged.
 func NormalizeRows(x []float32, dim int) error {
 	if dim < 1 || len(x)%dim != 0 {
 		return fmt.Errorf("%w: %d values do not form rows of dim %d", ErrKNN, len(x), dim)
 	}
-	n := len(x) / dim
-	bad := make([]int, parallel.Workers())
-	for i := range bad {
-		bad[i] = -1
+	if b := firstNonFiniteRow(x, dim); b >= 0 {
+		return fmt.Errorf("%w: non-finite value in row %d", ErrKNN, b)
 	}
-	parallel.ForWorker(n, func(w, lo, hi int) {
+	parallel.For(len(x)/dim, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := x[i*dim : (i+1)*dim]
 			var s float64
 			for _, v := range row {
 				s += float64(v) * float64(v)
 			}
-			if math.IsNaN(s) || math.IsInf(s, 0) {
-				bad[w] = i
-				return
-			}
-			if s == 0 {
+			if s == 0 { // finite float32 values cannot overflow the float64 sum
 				continue
 			}
-			inv := float32(1 / math.Sqrt(s))
-			for j := range row {
-				row[j] *= inv
+			inv := 1 / math.Sqrt(s)
+			if inv < 1e30 {
+				inv32 := float32(inv)
+				for j := range row {
+					row[j] *= inv32
+				}
+			} else { // subnormal rows: 1/norm does not fit a float32
+				for j := range row {
+					row[j] = float32(float64(row[j]) * inv)
+				}
 			}
 		}
 	})
-	for _, b := range bad {
-		if b >= 0 {
-			return fmt.Errorf("%w: non-finite value in row %d", ErrKNN, b)
-		}
-	}
 	return nil
 }
 

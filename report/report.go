@@ -85,6 +85,10 @@ type Options struct {
 	Names []string
 	// FigureWidth and FigureHeight size the figures; default 6.5 × 3.4 inches.
 	FigureWidth, FigureHeight vg.Length
+	// Warn, when set, receives every warning about the inputs (a blank or torn
+	// line skipped, a non-finite value not drawn, a collapse alarm), each naming
+	// its file and line or step; the page shows them too.
+	Warn func(string)
 }
 
 func (o *Options) defaults() error {
@@ -219,6 +223,11 @@ func Build(runDirs []string, opts Options) ([]byte, error) {
 		}
 		runs[i] = r
 		base[r.name]++
+		if opts.Warn != nil {
+			for _, w := range r.warnings {
+				opts.Warn(w)
+			}
+		}
 	}
 	for i, r := range runs {
 		switch {
@@ -389,6 +398,7 @@ func (b *builder) runSection(i int, r *run) (runPage, error) {
 		rp.ConfigNote = "no " + ConfigFile + " in this folder"
 	}
 	rp.Config = configEntries(r.config, r.configKeys)
+	rp.Notes = append(rp.Notes, r.warnings...)
 	s := b.sums[i]
 	add := func(f *plots.Figure, err error, caption string) error {
 		if err != nil {
@@ -403,23 +413,20 @@ func (b *builder) runSection(i int, r *run) (runPage, error) {
 	}
 	if len(r.metrics) == 0 {
 		rp.Notes = append(rp.Notes, "No "+MetricsFile+": a model measured without its training history (siam ... --weights); training curves skipped.")
-	} else if show, _ := b.opts.want(SectionLoss); show {
-		x, y := lossCurve(r.metrics, 500)
+	} else if x, y := lossCurve(r.metrics, 500); len(x) > 0 && b.showLoss() {
 		f, err := plots.Lines("Training loss", "step", "loss", []plots.Series{{Name: "loss", X: x, Y: y}})
 		if err := add(f, err, "SimSiam loss against step ("+MetricsFile+")."); err != nil {
 			return rp, err
 		}
 	}
 	if show, _ := b.opts.want(SectionMonitor); show && len(r.metrics) > 0 {
-		if s.MonitorAUC > 0 {
-			x, y := monitorCurve(r.metrics, func(m metric) *float64 { return m.AUC }, 1)
+		if x, y := monitorCurve(r.metrics, func(m metric) *float64 { return m.AUC }, 1); len(x) > 0 {
 			f, err := plots.Lines("Collapse AUC", "step", "AUC", []plots.Series{{Name: "AUC", X: x, Y: y}})
 			if err := add(f, err, "AUC of the cumulative explained variance (Eq. 2) at monitored steps; higher is more collapse."); err != nil {
 				return rp, err
 			}
 		}
-		if s.MonKNN > 0 {
-			x, y := monitorCurve(r.metrics, func(m metric) *float64 { return m.KNN }, 100)
+		if x, y := monitorCurve(r.metrics, func(m metric) *float64 { return m.KNN }, 100); len(x) > 0 {
 			f, err := plots.Lines("k-NN accuracy", "step", "k-NN accuracy (%)", []plots.Series{{Name: "k-NN accuracy (%)", X: x, Y: y}})
 			if err := add(f, err, "Weighted 200-NN top-1 accuracy at monitored steps."); err != nil {
 				return rp, err
@@ -498,12 +505,17 @@ func lossCurve(ms []metric, maxPoints int) (x, y []float64) {
 	for i := 0; i < len(ms); i += per {
 		end := min(i+per, len(ms))
 		var sx, sy float64
+		n := 0.0
 		for _, m := range ms[i:end] {
-			sx += float64(*m.Step)
-			sy += *m.Loss
+			if finite(*m.Loss) { // non-finite values are named in the run's notes
+				sx += float64(*m.Step)
+				sy += *m.Loss
+				n++
+			}
 		}
-		n := float64(end - i)
-		x, y = append(x, sx/n), append(y, sy/n)
+		if n > 0 {
+			x, y = append(x, sx/n), append(y, sy/n)
+		}
 	}
 	return x, y
 }
@@ -511,12 +523,21 @@ func lossCurve(ms []metric, maxPoints int) (x, y []float64) {
 // monitorCurve returns one monitored field against step, times scale.
 func monitorCurve(ms []metric, field func(metric) *float64, scale float64) (x, y []float64) {
 	for _, m := range ms {
-		if v := field(m); v != nil {
+		if v := field(m); v != nil && finite(*v) { // non-finite ones are named in the notes
 			x, y = append(x, float64(*m.Step)), append(y, *v*scale)
 		}
 	}
 	return x, y
 }
+
+// showLoss reports whether the loss section is shown.
+func (b *builder) showLoss() bool {
+	show, _ := b.opts.want(SectionLoss)
+	return show
+}
+
+// finite reports whether v is neither NaN nor ±Inf.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // pickEven returns at most n elements of s, evenly spaced, keeping the first and last.
 func pickEven[T any](s []T, n int) []T {

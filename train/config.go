@@ -48,6 +48,13 @@ type Config struct {
 	MonitorSamples  int     `yaml:"monitor_samples" json:"monitor_samples"`
 	Workers         int     `yaml:"workers" json:"workers"` // augmentation workers
 	Augment         string  `yaml:"augment" json:"augment"` // auto, gray28, color32
+	// Collapse alarm (needs MonitorEvery > 0; see AlarmMessage): raised when the
+	// monitored AUC exceeds AlarmAUC (0 = off) or RankMe falls below AlarmRankMe
+	// (0 = off); AlarmAction "warn" (default) logs it, "stop" also ends the run
+	// with a checkpoint (ErrAlarmStop).
+	AlarmAUC    float64 `yaml:"alarm_auc" json:"alarm_auc"`
+	AlarmRankMe float64 `yaml:"alarm_rankme" json:"alarm_rankme"`
+	AlarmAction string  `yaml:"alarm_action" json:"alarm_action"`
 }
 
 // DefaultConfig is a CPU-sized SimSiam run with the paper's optimiser settings.
@@ -57,6 +64,7 @@ func DefaultConfig() Config {
 		Order: "multi", Chunks: 100, Subset: 1,
 		Optimizer: "auto", Steps: 2000, Batch: 128, LR: 0.05, WD: 1e-4, Momentum: 0.9, FixPredictorLR: true,
 		Seed: 1, CheckpointEvery: 500, LogEvery: 10, MonitorSamples: 5000, Workers: 2, Augment: "auto",
+		AlarmAction: AlarmWarn,
 	}
 }
 
@@ -158,7 +166,7 @@ func (c Config) Validate() error {
 	case c.Workers < 1 || c.Workers > 64:
 		return fmt.Errorf("workers %d out of range [1, 64]", c.Workers)
 	}
-	return nil
+	return c.validateAlarm()
 }
 
 // ConfigKeys returns the top-level keys a YAML config sets, so that callers know

@@ -13,7 +13,6 @@ import (
 
 	"github.com/siam-ssl/siam/collapse"
 	"github.com/siam-ssl/siam/eval"
-	"github.com/siam-ssl/siam/matrixio"
 	"github.com/siam-ssl/siam/plots"
 )
 
@@ -122,13 +121,9 @@ Inputs (several at once are measured in turn and drawn on one figure):
 				ins = append(ins, in)
 			}
 			for _, path := range embeddings {
-				rows, cols, x, err := matrixio.Load(path, matrixio.Options{TensorName: tensorName})
+				res, err := spectrumOfFile(path, tensorName, opts)
 				if err != nil {
 					return err
-				}
-				res, err := collapse.Spectrum(x, rows, cols, opts)
-				if err != nil {
-					return fmt.Errorf("%s: %w", path, err)
 				}
 				ins = append(ins, &collapseInput{Name: filepath.Base(path), Path: path, Source: "embeddings", Res: res})
 			}

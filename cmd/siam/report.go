@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -41,7 +42,8 @@ printed.`,
   siam report runs/* --sections summary,predictor --accuracy knn`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := report.Options{Title: title, Accuracy: accuracy, MaxSpectra: maxSpectra}
+			opts := report.Options{Title: title, Accuracy: accuracy, MaxSpectra: maxSpectra,
+				Warn: func(s string) { printWarnings(cmd.ErrOrStderr(), []string{s}) }}
 			for _, s := range sections {
 				opts.Sections = append(opts.Sections, report.Section(s))
 			}
@@ -63,4 +65,11 @@ printed.`,
 	f.StringSliceVar(&sections, "sections", nil, "required sections, comma-separated: loss, monitor, spectra, compare, summary, predictor (default: all the data allow)")
 	f.IntVar(&maxSpectra, "max-spectra", 8, "monitored steps drawn per run in the spectra figures")
 	return cmd
+}
+
+// printWarnings writes one "warning:" line per message about a run folder's files.
+func printWarnings(w io.Writer, msgs []string) {
+	for _, m := range msgs {
+		fmt.Fprintln(w, "siam: warning:", m)
+	}
 }
