@@ -53,7 +53,7 @@ func embedSplit(r *loadedRun, split string, samples int, seed uint64, batch int)
 	if samples > 0 && samples < ds.N {
 		idx = eval.SampleIndices(ds.N, samples, seed)
 	}
-	feats, dim, labels, err := eval.FeaturesWith(r.Model, ds, r.Recipe, idx, batch)
+	feats, dim, labels, err := eval.FeaturesWith(r.representer(), ds, r.Recipe, idx, batch)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +123,7 @@ Rows are in dataset order (sampled rows in sample order). 'siam collapse --embed
 on the file gives the same numbers as 'siam collapse --checkpoint' with the same
 --split/--samples/--seed.`,
 		Example: `  siam embed --checkpoint runs/multi --split test --out feats.npy
+  siam embed --weights checkpoint_0099.pth.tar --data cifar10 --out feats.npy
   siam embed --checkpoint runs/multi --out feats.safetensors --samples 5000
   python -c "import numpy as np; x = np.load('feats.npy'); y = np.load('feats.labels.npy')"`,
 		Args: cobra.NoArgs,
@@ -148,8 +149,8 @@ on the file gives the same numbers as 'siam collapse --checkpoint' with the same
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s (step %d) %s %s: %d x %d features -> %s\n",
-				r.Dir, r.Step, dataName(r.Data), split, e.N, e.Dim, strings.Join(paths, ", "))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s: %d x %d features -> %s\n",
+				r.title(), dataName(r.Data), split, e.N, e.Dim, strings.Join(paths, ", "))
 			return nil
 		},
 	}
@@ -159,6 +160,7 @@ on the file gives the same numbers as 'siam collapse --checkpoint' with the same
 	f.StringVar(&out, "out", "", "output file: .npy (labels beside it in .labels.npy) or .safetensors")
 	f.IntVar(&samples, "samples", 0, "export a seeded sample of this many images (0 = the whole split)")
 	f.Uint64Var(&seed, "seed", 1, "seed of --samples")
+	ef.w.add(cmd, false)
 	return cmd
 }
 

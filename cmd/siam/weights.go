@@ -43,7 +43,9 @@ func (wf *weightsFlags) add(cmd *cobra.Command, many bool) {
 	f.Float32SliceVar(&wf.mean, "mean", nil, "--weights: per-channel input mean, e.g. 0.485,0.456,0.406 (default: ImageNet's for 3-channel ImageNet-stem models, else the dataset's)")
 	f.Float32SliceVar(&wf.std, "std", nil, "--weights: per-channel input std, e.g. 0.229,0.224,0.225 (default: as --mean)")
 	f.IntVar(&wf.size, "size", 0, "--weights: images are SIZE x SIZE (ImageFolder trees decoded at it, others resized; default: the dataset's own size)")
-	f.StringVar(&wf.out, "out", "", "--weights: folder for results.jsonl (default: beside the file, FILE without extension + .siam)")
+	if f.Lookup("out") == nil { // siam embed's --out is its output file
+		f.StringVar(&wf.out, "out", "", "--weights: folder for results.jsonl (default: beside the file, FILE without extension + .siam)")
+	}
 }
 
 // resolve reads which optional flags were given.

@@ -182,3 +182,29 @@ func near(a, b []float32) bool {
 	}
 	return true
 }
+
+// TestEmbedWeights exports the features of a PyTorch checkpoint with siam
+// embed; collapse of that file gives the AUC collapse --weights gives.
+func TestEmbedWeights(t *testing.T) {
+	_, dataDir := fixture(t)
+	w := copyWeights(t, "torchvision_r18_w4.pth")
+	feats := filepath.Join(t.TempDir(), "f.npy")
+	if _, err := runCLI("embed", "--weights", w, "--data", dataDir, "--out", feats); err != nil {
+		t.Fatal(err)
+	}
+	auc := func(args ...string) float64 {
+		out, err := runCLI(append([]string{"collapse", "--json"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o map[string]any
+		if err := json.Unmarshal([]byte(out), &o); err != nil {
+			t.Fatalf("%v: %q", err, out)
+		}
+		return o["auc"].(float64)
+	}
+	a, b := auc("--embeddings", feats), auc("--weights", w, "--data", dataDir)
+	if a != b {
+		t.Fatalf("AUC of the embedded file %v, of --weights %v", a, b)
+	}
+}
