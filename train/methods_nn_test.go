@@ -210,7 +210,7 @@ func TestNNMethodsRejectBadInput(t *testing.T) {
 		{"teacher resolution differs", func(c *Config) { c.Method, c.Teacher, c.Data = "distill", teacher, idx32 }, "1-channel 28x28 views (data embedded), the student's data gives 1-channel 32x32"},
 		{"teacher for simsiam", func(c *Config) { c.Teacher = teacher }, "only used by --method distill"},
 		{"queue smaller than batch", func(c *Config) { c.Method, c.Queue = "nnsiam", 8 }, "queue 8 is smaller than the batch 16"},
-		{"queue too large", func(c *Config) { c.Method, c.Queue = "nnsiam", ssl.MaxQueue + 1 }, "out of range"},
+		{"queue too large", func(c *Config) { c.Method, c.Queue = "nnsiam", ssl.MaxQueue+1 }, "out of range"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
