@@ -1,7 +1,10 @@
 package ssl
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 
@@ -47,6 +50,11 @@ const (
 // batches folded in are ExtraState (teacher_mean, teacher_std,
 // teacher_updates), so a resumed run continues bit for bit.
 //
+// The teacher must stay the one the student started with: ExtraState also
+// records teacher_digest, a hash of the teacher's state, and Loss fails if the
+// teacher now loaded hashes differently (its run folder was continued or
+// replaced), rather than silently regressing other targets.
+//
 // The teacher (Config.Teacher) stays in evaluation mode and runs without
 // recording gradients; it is not part of Modules or of the checkpoint: the
 // trainer rebuilds it from the teacher's run folder. A teacher may itself be a
@@ -59,6 +67,10 @@ type Distill struct {
 	Teacher *Teacher
 	// Mean, Std [teacher dim] and Updates [1] are the moving statistics.
 	Mean, Std, Updates *tensor.Tensor
+	// Digest [4] records the hash of the teacher the student was trained with
+	// (16 bits per value); digest is the hash of the teacher loaded now.
+	Digest *tensor.Tensor
+	digest [4]float32
 
 	batchMean, batchStd []float64 // statistics of the last recorded Loss's batch
 	pending             bool
@@ -88,7 +100,41 @@ func NewDistill(cfg Config, seed uint64) (*Distill, error) {
 	if cfg.Teacher.Modules != nil {
 		cfg.Teacher.Modules.SetTraining(false)
 	}
+	m.digest = TeacherDigest(cfg.Teacher)
+	m.Digest = tensor.New(4)
+	m.Digest.Name = "teacher_digest"
+	copy(m.Digest.Data, m.digest[:])
 	return m, nil
+}
+
+// TeacherDigest hashes a teacher's state (names, shapes and value bits of
+// Modules().StateDict(), FNV-1a 64) into four 16-bit integers held exactly as
+// float32 values: a checkpointable fingerprint of the teacher. Without Modules
+// it is all zero.
+func TeacherDigest(t *Teacher) [4]float32 {
+	var d [4]float32
+	if t == nil || t.Modules == nil {
+		return d
+	}
+	h := fnv.New64a()
+	buf := make([]byte, 0, 1<<16)
+	for _, p := range t.Modules.StateDict() {
+		fmt.Fprintf(h, "%s%v;", p.Name, p.Shape())
+		for _, v := range p.Data {
+			if len(buf)+4 > cap(buf) {
+				h.Write(buf)
+				buf = buf[:0]
+			}
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+		h.Write(buf)
+		buf = buf[:0]
+	}
+	s := h.Sum64()
+	for i := range d {
+		d[i] = float32(s >> (16 * i) & 0xffff)
+	}
+	return d
 }
 
 // Name is "distill".
@@ -141,6 +187,9 @@ func (m *Distill) Loss(g *tensor.Graph, x1, x2 *tensor.Tensor) *tensor.Tensor {
 	s := m.Predict(g, x1)
 	if !g.OK("distill", t, s) {
 		return s
+	}
+	if [4]float32(m.Digest.Data) != m.digest {
+		return g.Failf("distill", nil, "the teacher loaded now (digest %v) is not the one this student was trained with (%v): its run folder was continued or replaced", m.digest, m.Digest.Data)
 	}
 	sh := t.Shape()
 	n, d := sh[0], sh[1]
@@ -211,9 +260,10 @@ func (m *Distill) AfterStep(step, total int) {
 	m.Updates.Data[0]++
 }
 
-// ExtraState is the moving statistics: teacher_mean, teacher_std, teacher_updates.
+// ExtraState is the moving statistics (teacher_mean, teacher_std,
+// teacher_updates) and the teacher's digest (teacher_digest).
 func (m *Distill) ExtraState() []*tensor.Tensor {
-	return []*tensor.Tensor{m.Mean, m.Std, m.Updates}
+	return []*tensor.Tensor{m.Mean, m.Std, m.Updates, m.Digest}
 }
 
 // FLOPs per image: the student's forward and backward (3x its forward, head

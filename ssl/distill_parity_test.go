@@ -49,6 +49,11 @@ func TestDistillStepsMatchPyTorch(t *testing.T) {
 	if m.Views() != 1 || m.Head.W.Shape()[0] != 64 {
 		t.Fatalf("views %d, head %v: want one view and 64 outputs (the teacher's features)", m.Views(), m.Head.W.Shape())
 	}
+	// The teacher's digest is siam's own fingerprint, not a PyTorch quantity: the
+	// fixture's teacher is the one loaded, so every snapshot holds its digest.
+	for _, pfx := range []string{"", "after/", "after2/"} {
+		fx[pfx+m.Digest.Name] = m.Digest
+	}
 	checkTwoSteps(t, m, fx, []parityStep{{"x1", "", "loss", "after/"}, {"x2", "", "loss2", "after2/"}}, 1e-4)
 	if got := m.Updates.Data[0]; got != 2 {
 		t.Errorf("teacher_updates %v after two steps", got)

@@ -114,3 +114,41 @@ func TestDistillOneImageBatch(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A student whose recorded teacher digest differs from the teacher loaded now
+// (the teacher's run was continued) refuses to compute its loss; the same
+// teacher passes.
+func TestDistillTeacherDigest(t *testing.T) {
+	m := tinyDistill(t)
+	state := map[string]*tensor.Tensor{}
+	for _, p := range State(m) {
+		state[p.Name] = p
+	}
+	same, err := NewDistill(m.Config, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := LoadState(same, state); err != nil {
+		t.Fatal(err)
+	}
+	g := tensor.NewGraph()
+	x1, _ := tinyViews(g, 4)
+	same.Loss(g, x1, nil)
+	if err := g.Err(); err != nil {
+		t.Fatalf("same teacher: %v", err)
+	}
+	m.Teacher.Modules.Params[0].Data[0] += 1e-3
+	changed, err := NewDistill(m.Config, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := LoadState(changed, state); err != nil {
+		t.Fatal(err)
+	}
+	g.Reset()
+	x1, _ = tinyViews(g, 4)
+	changed.Loss(g, x1, nil)
+	if err := g.Err(); err == nil || !strings.Contains(err.Error(), "not the one this student was trained with") {
+		t.Fatalf("changed teacher: %v", err)
+	}
+}

@@ -232,3 +232,36 @@ func TestNNMethodsRejectBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Continuing the teacher's run after the student started changes the teacher:
+// resuming the student must fail naming that, not distil other targets.
+func TestDistillResumeAfterTeacherChanged(t *testing.T) {
+	dir := t.TempDir()
+	teacher := tinyTeacher(t, dir)
+	c := nnConfig("distill", teacher)
+	c.Steps = 4
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	student := filepath.Join(dir, "student")
+	_, err := Run(ctx, c, RunOptions{Dir: student, OnStep: func(step int, _ float64) {
+		if step == 2 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("want ErrInterrupted, got %v", err)
+	}
+	tc := tinyConfig()
+	tc.Steps = 4 // one more teacher step
+	if err := os.WriteFile(filepath.Join(teacher, ConfigFile), tc.YAML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), Config{}, RunOptions{Dir: teacher, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), Config{}, RunOptions{Dir: student, Resume: true})
+	if err == nil || !strings.Contains(err.Error(), "not the one this student was trained with") {
+		t.Fatalf("resume with a changed teacher: %v", err)
+	}
+	t.Log(err)
+}
