@@ -18,8 +18,8 @@ const (
 	DefaultWeightedK = 200
 	// DefaultTemperature is T in the weights exp(sim/T) of the weighted vote.
 	DefaultTemperature = 0.1
-	// DefaultChunk is how many queries one worker takes at a time; with keyBlock keys
-	// it bounds the similarity scratch to DefaultChunk*keyBlock floats per worker.
+	// DefaultChunk is how many queries one worker of the search takes at a time
+	// (kernels.DefaultNearestChunk): it bounds each worker's similarity scratch.
 	DefaultChunk = kernels.DefaultNearestChunk
 )
 
