@@ -183,13 +183,13 @@ func (m *Distill) TeacherFeatures(g *tensor.Graph, x *tensor.Tensor) *tensor.Ten
 // standardised features of x1 (x2 is ignored and may be nil). When the graph
 // records gradients the batch statistics are kept for AfterStep.
 func (m *Distill) Loss(g *tensor.Graph, x1, x2 *tensor.Tensor) *tensor.Tensor {
+	if [4]float32(m.Digest.Data) != m.digest {
+		return g.Failf("distill", nil, "the teacher loaded now (digest %v) is not the one this student was trained with (%v): its run folder was continued or replaced", m.digest, m.Digest.Data)
+	}
 	t := m.TeacherFeatures(g, x1)
 	s := m.Predict(g, x1)
 	if !g.OK("distill", t, s) {
 		return s
-	}
-	if [4]float32(m.Digest.Data) != m.digest {
-		return g.Failf("distill", nil, "the teacher loaded now (digest %v) is not the one this student was trained with (%v): its run folder was continued or replaced", m.digest, m.Digest.Data)
 	}
 	sh := t.Shape()
 	n, d := sh[0], sh[1]
