@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"reflect"
@@ -147,6 +148,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("temperature %v must be > 0 (0 = method default)", c.Temperature)
 	case c.Queue < 0:
 		return fmt.Errorf("queue %d must be >= 0 (0 = default)", c.Queue)
+	case c.Queue > ssl.MaxQueue:
+		return fmt.Errorf("queue %d out of range [0, %d] (0 = default %d)", c.Queue, ssl.MaxQueue, ssl.DefaultQueue)
+	case strings.EqualFold(c.Method, "nnsiam") && cmp.Or(c.Queue, ssl.DefaultQueue) < c.Batch:
+		return fmt.Errorf("queue %d is smaller than the batch %d: NNSiam enqueues the whole batch every step (--queue >= --batch)", cmp.Or(c.Queue, ssl.DefaultQueue), c.Batch)
+	case strings.EqualFold(c.Method, "distill") && c.Teacher == "":
+		return fmt.Errorf("method distill needs --teacher RUN_DIR: the run folder of a trained model")
+	case !strings.EqualFold(c.Method, "distill") && c.Teacher != "":
+		return fmt.Errorf("--teacher %s is only used by --method distill (method is %s)", c.Teacher, c.Method)
 	case c.Steps < 1:
 		return fmt.Errorf("steps %d < 1", c.Steps)
 	case c.Batch < 2:

@@ -116,6 +116,9 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	if err := recipe.Validate(trainSet.C); err != nil {
 		return nil, err
 	}
+	if cfg, err = resolveTeacher(cfg, trainSet, recipe); err != nil {
+		return nil, err
+	}
 	kind, _ := order.ParseKind(cfg.Order)
 	sampler, err := order.New(order.Config{Kind: kind, N: trainSet.N, Steps: cfg.Steps, Batch: cfg.Batch,
 		Chunks: cfg.Chunks, SwitchAt: cfg.SwitchAt, Subset: cfg.Subset, Seed: cfg.Seed})
