@@ -361,3 +361,32 @@ func TestViTFLOPs(t *testing.T) {
 		t.Errorf("FLOPs at another size %g, want 0", f)
 	}
 }
+
+// BenchmarkViTTinyStep is one vit-tiny forward + backward (loss = sum of squares
+// of the representation) on a batch of 64 32x32 colour images: the Go side of
+// bench/torch_vit.py's default run.
+//
+//	go test ./nn/ -run XXX -bench ViTTinyStep -benchtime 5x
+func BenchmarkViTTinyStep(b *testing.B) {
+	var col Collection
+	v, err := NewBackbone(&col, "", BackboneSpec{Arch: "vit-tiny", ImageSize: 32}, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := tensortest.Rand(3, 64, 3, 32, 32)
+	g := tensor.NewGraph()
+	step := func() {
+		col.ZeroGrad()
+		out := v.Forward(g, x)
+		if err := g.Backward(g.Sum(g.Mul(out, out))); err != nil {
+			b.Fatal(err)
+		}
+		g.Reset()
+	}
+	step() // warm the arena
+	b.ResetTimer()
+	for b.Loop() {
+		step()
+	}
+	b.ReportMetric(64*float64(b.N)/b.Elapsed().Seconds(), "img/s")
+}
