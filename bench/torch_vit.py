@@ -31,7 +31,9 @@ same for colour images), LayerNorm 1 and 0. --frozen-patch freezes the patch
 projection (MoCo v3's stop_grad_conv1).
 
 The timed step is forward, loss = sum of squares of the representation, backward
-(no optimiser). Prints one JSON line with the median step time.
+(no optimiser). Prints one JSON line with the median step time (wall) and the
+median process CPU time per step (both threads). The Go side of the same run:
+    go test ./nn/ -run XXX -bench ViTTinyStep -benchtime 5x
 """
 import argparse
 import json
@@ -186,11 +188,12 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(a.steps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     med = statistics.median(times)
     blocks = model.blocks
     print(json.dumps({"peer": "pytorch", "version": torch.__version__, "arch": a.arch,
@@ -198,6 +201,7 @@ def main():
                       "heads": blocks[0].attn.heads, "patch": model.patch_embed.proj.kernel_size[0],
                       "size": a.size, "channels": a.channels, "batch": a.batch, "threads": a.threads,
                       "frozen_patch": a.frozen_patch, "fwd_bwd_s_median": round(med, 4),
+                      "cpu_s_median": round(statistics.median(cpu), 4),
                       "images_per_s": round(a.batch / med, 1)}))
 
 
