@@ -18,3 +18,9 @@ func relu512(n int, dst, src *float32)            { panic("unreachable") }
 func reluBwd512(n int, dx, dy, y *float32)        { panic("unreachable") }
 func add512(n int, dst, a, b *float32)            { panic("unreachable") }
 func fmaPeak512(n int)                            { panic("unreachable") }
+
+func expShift512(n int, dst, src *float32, shift float32) float32 { panic("unreachable") }
+func max512(n int, x *float32) float32                            { panic("unreachable") }
+func gelu512(n int, dst, src *float32)                            { panic("unreachable") }
+func geluGrad512(n int, dx, dy, x *float32)                       { panic("unreachable") }
+func geluGradAdd512(n int, dx, dy, x *float32)                    { panic("unreachable") }

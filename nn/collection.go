@@ -7,10 +7,16 @@ import (
 )
 
 // Collection gathers a model's named tensors as its layers are built: trainable
-// parameters, buffers (BN running statistics) and the BN layers themselves, so one
-// call switches train/eval mode or lists the state dict.
+// parameters, frozen weights, buffers (BN running statistics) and the BN layers
+// themselves, so one call switches train/eval mode or lists the state dict.
 type Collection struct {
-	Params  []*tensor.Tensor
+	Params []*tensor.Tensor
+	// Frozen holds weights that are part of the model but never trained: a ViT's
+	// fixed position embedding and, with MoCo v3's trick, its random patch
+	// projection. They need no gradient (Grad stays nil), no optimiser sees them
+	// (optimisers take Params), and the state dict and checkpoints carry them. A
+	// momentum (EMA) copy of the model should copy them, not average them.
+	Frozen  []*tensor.Tensor
 	Buffers []*tensor.Tensor
 	BNs     []*tensor.BatchNorm
 }
@@ -19,6 +25,13 @@ func (c *Collection) param(name string, shape ...int) *tensor.Tensor {
 	p := tensor.NewParam(name, shape...)
 	c.Params = append(c.Params, p)
 	return p
+}
+
+func (c *Collection) frozen(name string, shape ...int) *tensor.Tensor {
+	f := tensor.New(shape...)
+	f.Name = name
+	c.Frozen = append(c.Frozen, f)
+	return f
 }
 
 func (c *Collection) buffer(name string, shape ...int) *tensor.Tensor {
@@ -43,14 +56,16 @@ func (c *Collection) ZeroGrad() {
 	}
 }
 
-// StateDict lists parameters then buffers, each named as in PyTorch.
+// StateDict lists parameters, then frozen weights, then buffers, each named as
+// in PyTorch.
 func (c *Collection) StateDict() []*tensor.Tensor {
-	out := make([]*tensor.Tensor, 0, len(c.Params)+len(c.Buffers))
+	out := make([]*tensor.Tensor, 0, len(c.Params)+len(c.Frozen)+len(c.Buffers))
 	out = append(out, c.Params...)
+	out = append(out, c.Frozen...)
 	return append(out, c.Buffers...)
 }
 
-// NumParams counts trainable scalars.
+// NumParams counts trainable scalars (Params; not Frozen, not Buffers).
 func (c *Collection) NumParams() int {
 	n := 0
 	for _, p := range c.Params {
@@ -62,6 +77,7 @@ func (c *Collection) NumParams() int {
 // Add appends another collection's tensors (a sub-model built separately).
 func (c *Collection) Add(o *Collection) {
 	c.Params = append(c.Params, o.Params...)
+	c.Frozen = append(c.Frozen, o.Frozen...)
 	c.Buffers = append(c.Buffers, o.Buffers...)
 	c.BNs = append(c.BNs, o.BNs...)
 }

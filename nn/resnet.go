@@ -30,17 +30,26 @@ const (
 
 // ResNetConfig describes any member of the family the paper compares (Table 1).
 type ResNetConfig struct {
-	Block            BlockKind
-	Depths           []int // blocks per stage, e.g. [2,2,2,2] for ResNet-18
-	Width            int   // base width: 64 is the standard network, 16 a CPU-sized one
-	WidthMult        int   // inner-width multiplier (1x, 2x); 0 means 1
+	Block  BlockKind
+	Depths []int // blocks per stage, e.g. [2,2,2,2] for ResNet-18
+	Width  int   // base width: 64 is the standard network, 16 a CPU-sized one
+	// WidthMult multiplies the inner width of every block (0 means 1). For
+	// Bottleneck blocks this is torchvision's width_per_group/64: the 1x1-3x3-1x1
+	// middle gets mult x planes channels while the block output stays 4 x planes,
+	// so resnet50 at 2x is wide_resnet50_2 (68.9M parameters with fc) and
+	// bottleneck26 at 2x is Table 1's 39.6M network. torchvision's Basic block has
+	// no such knob; here it widens both convolutions (and the output) of a Basic
+	// block, i.e. the whole stage.
+	WidthMult        int
 	Stem             Stem
 	InChannels       int  // 3 for colour, 1 for grayscale
 	ZeroInitResidual bool // zero the last BN weight of every residual branch
 }
 
 // Preset returns the named architecture: resnet18, resnet34, resnet50,
-// bottleneck26 ([2,2,2,2] Bottleneck) or basic50 (Basic blocks at ResNet-50 depth).
+// bottleneck26 ([2,2,2,2] Bottleneck) or basic50 ([4,6,10,4] Basic blocks: 50
+// layers, as Table 1's Basic-50). Parameter counts match torchvision's
+// (testdata/torch/param_counts.json).
 func Preset(name string) (ResNetConfig, error) {
 	c := ResNetConfig{Width: 64, WidthMult: 1, InChannels: 3}
 	switch strings.ToLower(name) {
@@ -53,7 +62,9 @@ func Preset(name string) (ResNetConfig, error) {
 	case "bottleneck26":
 		c.Block, c.Depths = Bottleneck, []int{2, 2, 2, 2}
 	case "basic50":
-		c.Block, c.Depths = Basic, []int{3, 4, 6, 3}
+		// Table 1's Basic-50: 24 Basic blocks (48 convolutions + stem + fc = 50
+		// layers), 31.9M parameters with a 1000-class fc.
+		c.Block, c.Depths = Basic, []int{4, 6, 10, 4}
 	default:
 		return c, fmt.Errorf("unknown architecture %q (want resnet18, resnet34, resnet50, bottleneck26 or basic50)", name)
 	}
@@ -222,4 +233,41 @@ func (r *ResNet) FLOPs(h, w int) float64 {
 		h, w = hh, ww
 	}
 	return f
+}
+
+// NumParams returns how many trainable values NewResNet registers for c (every
+// convolution weight and BN weight and bias; no fc), without building the
+// network: cheap enough to report the size of a 68M-parameter model.
+func (c ResNetConfig) NumParams() int {
+	mult := max(c.WidthMult, 1)
+	conv := func(in, out, k int) int { return in*out*k*k + 2*out } // + its BN
+	w := c.Width
+	stem := 3
+	if c.Stem == ImageNetStem {
+		stem = 7
+	}
+	n := conv(c.InChannels, w, stem)
+	in := w
+	for s, depth := range c.Depths {
+		planes := w << s
+		for i := 0; i < depth; i++ {
+			stride := 1
+			if i == 0 && s > 0 {
+				stride = 2
+			}
+			mid := planes * mult
+			out := mid
+			if c.Block == Basic {
+				n += conv(in, mid, 3) + conv(mid, out, 3)
+			} else {
+				out = planes * 4
+				n += conv(in, mid, 1) + conv(mid, mid, 3) + conv(mid, out, 1)
+			}
+			if stride != 1 || in != out {
+				n += conv(in, out, 1)
+			}
+			in = out
+		}
+	}
+	return n
 }

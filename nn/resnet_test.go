@@ -8,43 +8,6 @@ import (
 	"github.com/siam-ssl/siam/tensor"
 )
 
-// Parameter counts of torchvision's backbones without the fc layer (ImageNet stem,
-// 3 input channels): resnet18 11,176,512; resnet34 21,284,672; resnet50 23,508,032;
-// wide_resnet50_2 66,834,240.
-func TestPresetParamCounts(t *testing.T) {
-	cases := []struct {
-		name string
-		mult int
-		want int
-		dim  int
-	}{
-		{"resnet18", 1, 11176512, 512},
-		{"resnet34", 1, 21284672, 512},
-		{"resnet50", 1, 23508032, 2048},
-		{"resnet50", 2, 66834240, 2048},
-		{"bottleneck26", 1, 0, 2048},
-		{"basic50", 1, 0, 512},
-	}
-	for _, c := range cases {
-		cfg, err := Preset(c.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Stem, cfg.WidthMult = ImageNetStem, c.mult
-		var col Collection
-		r, err := NewResNet(&col, "", cfg, rand.New(rand.NewPCG(1, 1)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.want != 0 && col.NumParams() != c.want {
-			t.Errorf("%s x%d: %d params, want %d", c.name, c.mult, col.NumParams(), c.want)
-		}
-		if r.Config.FeatureDim() != c.dim {
-			t.Errorf("%s: feature dim %d, want %d", c.name, r.Config.FeatureDim(), c.dim)
-		}
-	}
-}
-
 func TestStateDictNamesFollowTorchvision(t *testing.T) {
 	cfg, _ := Preset("resnet18")
 	cfg.Width = 8

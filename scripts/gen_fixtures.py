@@ -8,6 +8,8 @@ Run from the repository root with Debian's interpreter (plain python3 has no tor
 Writes
   testdata/torch/ops/<case>.safetensors   one file per op case (see testdata/torch/README.md)
   testdata/torch/simsiam_w8.safetensors   one full SimSiam training step, then a second one
+  testdata/torch/vit_tiny.safetensors     a tiny ViT's forward and backward (bench/torch_vit.py)
+  testdata/torch/param_counts.json        parameter counts of every preset, as torchvision counts
 
 The safetensors format is written by hand below (no extra Python package needed).
 Output is deterministic: every case seeds torch from a CRC of its own name, torch
@@ -138,7 +140,21 @@ F32_ERR = {}
 
 
 def rel_err(got, want):
-    """The parity test's metric: max|got-want| / max(1, max|want|)."""
+    """The parity test's metric: max|got-want| / max|want|, relative to the tensor's
+    largest reference magnitude (0 for an exact match, inf for any error on an
+    all-zero reference)."""
+    want = want.detach().double()
+    err = (got.detach().double() - want).abs().max().item()
+    ref = want.abs().max().item()
+    if err == 0:
+        return 0.0
+    return err / ref if ref > 0 else float("inf")
+
+
+def floor1_err(got, want):
+    """max|got-want| / max(1, max|want|): the SimSiam fixture's tolerance guidance
+    (README) is stated in this metric, which is absolute for tensors within [-1, 1]
+    (a BN running mean of ~1e-17 makes any relative metric meaningless there)."""
     want = want.detach().double()
     return ((got.detach().double() - want).abs().max() / max(1.0, want.abs().max().item())).item()
 
@@ -386,6 +402,54 @@ def define_cases():
     case("cosine_similarity", "cosine_similarity", {"a": randn(5, 8), "b": randn(5, 8)},
          lambda a, b: F.cosine_similarity(a, b, dim=1, eps=1e-8), {"eps": 1e-8})
 
+    # ---- the transformer's ops (ViT): attention, a LayerNorm / GELU / softmax of
+    # transformer shapes, and the class-token slice
+    def attention(q, k, v, heads):
+        """Multi-head scaled dot-product attention on [B, N, D] operands, heads split
+        along D as timm's Attention does; the result has the heads merged back."""
+        b, nq, d = q.shape
+        nk = k.shape[1]
+        hd = d // heads
+        qh = q.reshape(b, nq, heads, hd).transpose(1, 2)
+        kh = k.reshape(b, nk, heads, hd).transpose(1, 2)
+        vh = v.reshape(b, nk, heads, hd).transpose(1, 2)
+        p = ((qh @ kh.transpose(-2, -1)) * hd ** -0.5).softmax(dim=-1)
+        return (p @ vh).transpose(1, 2).reshape(b, nq, d)
+
+    def attn_case(name, b, nq, nk, d, heads, gain):
+        seed_for(name)
+        inp = {"q": randn(b, nq, d) * gain, "k": randn(b, nk, d) * gain, "v": randn(b, nk, d)}
+        case(name, "attention", inp, lambda q, k, v: attention(q, k, v, heads), {"heads": heads})
+
+    attn_case("attention_h2", 2, 5, 5, 8, 2, 1.0)
+    attn_case("attention_h1", 1, 4, 4, 6, 1, 1.0)
+    attn_case("attention_h4_cross", 2, 3, 6, 8, 4, 1.0)  # queries and keys of different lengths
+    attn_case("attention_sharp", 2, 5, 5, 8, 2, 4.0)  # large logits: peaked, stable softmax
+
+    def qkv_case(name, b, n, d, heads):
+        seed_for(name)
+        case(name, "attention_qkv", {"qkv": randn(b, n, 3 * d)},
+             lambda qkv: attention(*qkv.split(d, dim=-1), heads), {"heads": heads})
+
+    qkv_case("attention_qkv_h3", 2, 7, 12, 3)  # timm's packed q|k|v projection
+    qkv_case("attention_qkv_h1", 1, 4, 6, 1)
+
+    seed_for("layer_norm_vit")  # a transformer's LayerNorm: eps 1e-6 over tokens [B, T, D]
+    case("layer_norm_vit", "layer_norm",
+         {"x": randn(2, 17, 32) * 2.0 - 0.5, "w": 1.0 + 0.3 * randn(32), "b": 0.2 * randn(32)},
+         lambda x, w, b: F.layer_norm(x, (32,), w, b, eps=1e-6), {"eps": 1e-6})
+    seed_for("gelu_wide")  # the tails: erf saturates, the derivative's Gaussian vanishes
+    case("gelu_wide", "gelu", {"x": torch.linspace(-9.0, 9.0, 181).reshape(1, 181) + 0.01 * randn(1, 181)},
+         lambda x: F.gelu(x))
+    seed_for("softmax_tokens")  # rows of 65 (8x8 patches plus the class token)
+    case("softmax_tokens", "softmax", {"x": randn(6, 65) * 3.0}, lambda x: F.softmax(x, -1))
+    seed_for("narrow_cls")  # the class token of [B, T, D]
+    case("narrow_cls", "narrow", {"x": randn(3, 5, 4)}, lambda x: x[:, 0:1].contiguous(),
+         {"axis": 1, "start": 0, "length": 1})
+    seed_for("narrow_last")
+    case("narrow_last", "narrow", {"x": randn(2, 3, 7)}, lambda x: x[..., 2:5].contiguous(),
+         {"axis": -1, "start": 2, "length": 3})
+
 
 # --------------------------------------------------------------------------- SimSiam step
 # The model below is copied verbatim from /work/shared/bench/torch_simsiam.py (Block,
@@ -588,10 +652,177 @@ def simsiam_fixture(width, batch, path, min_margin, first_seed):
         g = k.split("/")[0] + "/" if "/" in k else ("(before)/" if k in names else k)
         if k.endswith(("running_mean", "running_var")):
             g += "running_*"
-        groups[g] = max(groups.get(g, 0.0), rel_err(f32[k], v))
-    print("float32 PyTorch vs float64 reference (parity metric, worst tensor per group):")
+        groups[g] = max(groups.get(g, 0.0), floor1_err(f32[k], v))
+    print("float32 PyTorch vs float64 reference (max|err| / max(1, max|ref|), worst tensor per group):")
     for g, e in sorted(groups.items()):
         print(f"  {g:22s} {e:.2e}")
+
+
+# --------------------------------------------------------------------------- ViT step
+# The model is bench/torch_vit.py's (imported, not copied: one definition for the
+# fixture and the benchmark).
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import torch_vit  # noqa: E402
+
+VIT_TINY = {"depth": 2, "dim": 32, "heads": 2, "patch": 4, "size": 16, "channels": 3, "batch": 4}
+
+
+def vit_model(dtype):
+    """The tiny ViT of the fixture: MoCo v3's init (seed 0, float32), then every
+    parameter that init leaves at 0 or 1 (biases, LayerNorm, the 1e-6 class token)
+    perturbed, so a term the Go forward forgets cannot hide behind a zero."""
+    c = VIT_TINY
+    torch.manual_seed(0)
+    model = torch_vit.ViT(c["depth"], c["dim"], c["heads"], c["patch"], c["size"], c["channels"])
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name == "cls_token":
+                p.copy_(0.5 * randn(*p.shape))
+            elif name.endswith("bias"):
+                p.add_(0.1 * randn(*p.shape))
+            elif name.startswith(("norm", "blocks")) and ".norm" in "." + name:
+                p.add_(0.2 * randn(*p.shape))
+    return model.to(dtype)
+
+
+def vit_step(dtype):
+    """Forward, loss = sum of squares of the representation, backward."""
+    model = vit_model(dtype)
+    c = VIT_TINY
+    seed_for("vit/x")
+    x = randn(c["batch"], c["channels"], c["size"], c["size"])
+    out = model(x.to(dtype))
+    loss = out.square().sum()
+    loss.backward()
+    state = model.state_dict()
+    tensors = {"x": x, "out": out, "loss": loss}
+    tensors.update({"grad/" + n: p.grad for n, p in model.named_parameters() if p.requires_grad})
+    return model, state, tensors
+
+
+def vit_fixture(path):
+    model, state, tensors = vit_step(torch.float64)
+    f32 = vit_model(torch.float32).state_dict()
+    for n in state:  # the stored weights are the float32 init, exactly
+        assert torch.equal(state[n].float(), f32[n]), n
+        tensors[n] = f32[n]
+    names = list(state)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    md = {"torch_version": TORCH_VERSION, "compute_dtype": "float64", "ln_eps": "1e-06",
+          "names": json.dumps(names), "trainable": json.dumps(trainable)}
+    md.update({k: str(v) for k, v in VIT_TINY.items()})
+    write_safetensors(path, tensors, md)
+    back, _ = read_safetensors(path)
+    for k, v in tensors.items():
+        assert torch.equal(back[k], v.detach().float()), k
+    print(f"{os.path.relpath(path, ROOT)}: {len(tensors)} tensors, loss {tensors['loss'].item():.6f}, "
+          f"{os.path.getsize(path)} bytes")
+    _, _, t32 = vit_step(torch.float32)
+    worst = max((rel_err(t32[k], tensors[k]), k) for k in t32)
+    print(f"  float32 PyTorch vs float64 reference: worst {worst[0]:.2e} ({worst[1]})")
+
+
+# --------------------------------------------------------------------------- parameter counts
+# torchvision's ResNet, reduced to what decides the parameter count (torchvision is
+# not installed with Debian's torch; the definition is checked against torchvision's
+# published counts below).
+
+class TVBasic(nn.Module):
+    expansion = 1
+
+    def __init__(self, cin, planes, stride, down, width_per_group):
+        super().__init__()
+        assert width_per_group == 64, "torchvision's BasicBlock only supports width_per_group 64"
+        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = down
+
+
+class TVBottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, cin, planes, stride, down, width_per_group):
+        super().__init__()
+        w = int(planes * (width_per_group / 64.0))
+        self.conv1 = nn.Conv2d(cin, w, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(w)
+        self.conv2 = nn.Conv2d(w, w, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(w)
+        self.conv3 = nn.Conv2d(w, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.downsample = down
+
+
+class TVResNet(nn.Module):
+    def __init__(self, block, layers, width_per_group=64, num_classes=1000):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        cin = 64
+        for i, n in enumerate(layers):
+            planes, stride = 64 * 2 ** i, (1 if i == 0 else 2)
+            blocks = []
+            for j in range(n):
+                down = None
+                if j == 0 and (stride != 1 or cin != planes * block.expansion):
+                    down = nn.Sequential(nn.Conv2d(cin, planes * block.expansion, 1, stride, bias=False),
+                                         nn.BatchNorm2d(planes * block.expansion))
+                blocks.append(block(cin, planes, stride if j == 0 else 1, down, width_per_group))
+                cin = planes * block.expansion
+            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+        self.fc = nn.Linear(cin, num_classes)
+
+
+# preset -> (torchvision-style name, block, layers, width multiplier). The width
+# multiplier is torchvision's width_per_group / 64: it widens the inner 3x3 of a
+# Bottleneck (wide_resnet50_2), not the block outputs.
+RESNETS = {
+    "resnet18": ("resnet18", TVBasic, [2, 2, 2, 2], 1),
+    "resnet34": ("resnet34", TVBasic, [3, 4, 6, 3], 1),
+    "resnet50": ("resnet50", TVBottleneck, [3, 4, 6, 3], 1),
+    "resnet50_2x": ("wide_resnet50_2", TVBottleneck, [3, 4, 6, 3], 2),
+    "bottleneck26": ("bottleneck26 (Table 1)", TVBottleneck, [2, 2, 2, 2], 1),
+    "bottleneck26_2x": ("bottleneck26 2x (Table 1)", TVBottleneck, [2, 2, 2, 2], 2),
+    "basic50": ("basic50 (Table 1)", TVBasic, [4, 6, 10, 4], 1),
+}
+# torchvision's published counts (with the 1000-class fc), and timm's for the ViTs.
+PUBLISHED = {"resnet18": 11689512, "resnet34": 21797672, "resnet50": 25557032,
+             "resnet50_2x": 68883240, "vit-s_224": 22050664, "vit-tiny_224": 5717416}
+
+
+def param_counts(path):
+    def count(m):
+        return sum(p.numel() for p in m.parameters())
+
+    out = {"resnet": {}, "vit": {}}
+    for key, (tv, block, layers, mult) in RESNETS.items():
+        m = TVResNet(block, layers, 64 * mult)
+        n, fc = count(m), count(m.fc)
+        out["resnet"][key] = {"preset": key.split("_")[0], "width_mult": mult, "torchvision": tv,
+                              "block": block.__name__[2:].lower(), "layers": layers,
+                              "with_fc1000": n, "backbone": n - fc}
+    for arch, size in (("vit-s", 224), ("vit-tiny", 224), ("vit-tiny", 32), ("vit-s", 32)):
+        m = torch_vit.build(arch, size)
+        n = count(m)
+        dim = m.norm.normalized_shape[0]
+        frozen = sum(p.numel() for p in m.parameters() if not p.requires_grad)
+        out["vit"][f"{arch}_{size}"] = {"arch": arch, "size": size, "channels": 3,
+                                        "patch": m.patch_embed.proj.kernel_size[0],
+                                        "with_fc1000": n + dim * 1000 + 1000, "backbone": n,
+                                        "not_trained": frozen}
+    for key, want in PUBLISHED.items():
+        got = out["resnet" if key in out["resnet"] else "vit"][key]["with_fc1000"]
+        assert got == want, f"{key}: {got} parameters, published {want}"
+    text = json.dumps(out, indent=1, sort_keys=True) + "\n"
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+    for key, v in out["resnet"].items():
+        print(f"  {key:16s} {v['with_fc1000']:>10,d} with fc ({v['torchvision']})")
 
 
 def main():
@@ -621,6 +852,9 @@ def main():
     print("largest float32-vs-float64 errors (parity metric, PyTorch float32 kernels):")
     for e, n, k in worst[:8]:
         print(f"  {e:.2e}  {n} {k}")
+    vit_fixture(os.path.join(OUT, "vit_tiny.safetensors"))
+    print("testdata/torch/param_counts.json:")
+    param_counts(os.path.join(OUT, "param_counts.json"))
     simsiam_fixture(a.simsiam_width, a.simsiam_batch,
                     os.path.join(OUT, f"simsiam_w{a.simsiam_width}.safetensors"), a.relu_margin,
                     a.data_seed)

@@ -108,7 +108,10 @@ func TestGELU(t *testing.T) {
 	if err := g.Err(); err != nil {
 		t.Fatal(err)
 	}
-	bnClose(t, "gelu", y.Data, want, 1e-7, 1e-6)
+	// float32 erf leaves ~2e-7 absolute error in 1+erf(x/sqrt 2) for negative x,
+	// which x/2 carries into GELU: PyTorch's own float32 GELU is off by 1.7e-7 at
+	// x = -3 (and by up to 3.7e-7 on [-9, 9]); kernels.GELU by 1.8e-7.
+	bnClose(t, "gelu", y.Data, want, 2.5e-7, 1e-6)
 }
 
 func TestGELUGrad(t *testing.T) {

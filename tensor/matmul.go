@@ -162,10 +162,7 @@ func (g *Graph) Linear(x, w, b *Tensor) *Tensor {
 			parallel.ForGrain(nOut, max(1, ewGrain/max(N, 1)), func(lo, hi int) {
 				d := gb[lo:hi]
 				for r := range N {
-					s := gy[r*nOut+lo : r*nOut+hi]
-					for j := range d {
-						d[j] += s[j]
-					}
+					kernels.Add(d, d, gy[r*nOut+lo:r*nOut+hi])
 				}
 			})
 		}

@@ -32,20 +32,23 @@ const parityDir = "../testdata/torch/ops"
 // parityTol is the default relative tolerance. A result a matches the reference b
 // when
 //
-//	max_i |a_i - b_i| <= tol * max(1, max_i |b_i|)
+//	max_i |a_i - b_i| <= tol * max_i |b_i|
 //
-// i.e. the error is measured against the tensor's largest reference magnitude
-// (absolute for tensors whose values are all within [-1, 1]). The references are
-// computed in float64 from the float32 inputs, so they hold only the Go side's
-// float32 rounding error, which for these small shapes stays below ~1e-5.
+// i.e. the error is measured against the tensor's largest reference magnitude,
+// whatever that magnitude is (an all-zero reference must be matched exactly).
+// The references are computed in float64 from the float32 inputs, so they hold
+// only the Go side's float32 rounding error: the worst case over all fixtures is
+// 3.8e-6 of the tensor's largest value (attention_sharp's grad_q, a peaked
+// softmax; PyTorch's own float32 kernels miss it by the same 3.8e-6), and below
+// 4e-7 on every other case.
 const parityTol = 1e-4
 
 // parityTolOverride loosens the tolerance for named tensors of some ops (key: op,
 // then tensor name: "out", "grad_<input>" or a checked extra such as
 // "running_var_after"). It is empty on purpose: scripts/gen_fixtures.py measures
 // PyTorch's own float32 kernels against the float64 references with this metric
-// and the worst case over all fixtures is 4.5e-7 (batch norm included), so 1e-4
-// leaves a 200x margin. Add an entry only with a measurement that justifies it.
+// and the worst case over all fixtures is 3.8e-6 (attention_sharp), so 1e-4 leaves
+// a 25x margin. Add an entry only with a measurement that justifies it.
 var parityTolOverride = map[string]map[string]float64{}
 
 // fixture is one loaded case with bookkeeping of which tensors the test used.
@@ -277,6 +280,15 @@ var parityBuilders = map[string]parityBuilder{
 	"cross_entropy": func(g *tensor.Graph, fx *fixture) *tensor.Tensor {
 		return g.CrossEntropy(fx.leaf("logits"), fx.metaInts("labels"))
 	},
+	"attention": func(g *tensor.Graph, fx *fixture) *tensor.Tensor {
+		return g.Attention(fx.leaf("q"), fx.leaf("k"), fx.leaf("v"), fx.metaInt("heads"))
+	},
+	"attention_qkv": func(g *tensor.Graph, fx *fixture) *tensor.Tensor {
+		return g.AttentionQKV(fx.leaf("qkv"), fx.metaInt("heads"))
+	},
+	"narrow": func(g *tensor.Graph, fx *fixture) *tensor.Tensor {
+		return g.Narrow(fx.leaf("x"), fx.metaInt("axis"), fx.metaInt("start"), fx.metaInt("length"))
+	},
 	"mse": binary((*tensor.Graph).MSE),
 	"normalize": func(g *tensor.Graph, fx *fixture) *tensor.Tensor {
 		return g.L2Normalize(fx.leaf("x"), fx.metaFloat("eps"))
@@ -399,10 +411,10 @@ func compareParity(t *testing.T, op, name string, shape []int, got []float32, wa
 			}
 		}
 	}
-	limit := tol * math.Max(1, maxRef)
+	limit := tol * maxRef
 	t.Logf("%s: max |got-want| %.2g, limit %.2g", name, maxErr, limit)
 	if maxErr > limit {
-		t.Errorf("%s: max |got-want| = %.3g at index %d (got %g, want %g) exceeds %.3g = %g * max(1, %.3g)",
+		t.Errorf("%s: max |got-want| = %.3g at index %d (got %g, want %g) exceeds %.3g = %g * %.3g (largest reference magnitude)",
 			name, maxErr, at, got[at], want.F32[at], limit, tol, maxRef)
 	}
 }

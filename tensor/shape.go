@@ -229,3 +229,46 @@ func (g *Graph) Concat(axis int, xs ...*Tensor) *Tensor {
 	}, xs...)
 	return out
 }
+
+// Narrow returns the slice [start, start+length) of x along axis (negative counts
+// from the end), copied into a contiguous result: x[:, 0] of a ViT's tokens is
+// Narrow(x, 1, 0, 1). Its gradient is added into that slice of x's.
+func (g *Graph) Narrow(x *Tensor, axis, start, length int) *Tensor {
+	if !g.OK("narrow", x) {
+		return g.dead
+	}
+	ax, ok := rdAxis(axis, x.Rank())
+	if !ok {
+		return g.Failf("narrow", []*Tensor{x}, "axis %d out of range for rank %d", axis, x.Rank())
+	}
+	if start < 0 || length < 0 || start+length > x.shape[ax] {
+		return g.Failf("narrow", []*Tensor{x}, "slice [%d, %d) out of range for dimension %d of size %d",
+			start, start+length, axis, x.shape[ax])
+	}
+	shape := append([]int(nil), x.shape...)
+	shape[ax] = length
+	out := g.Alloc(shape...)
+	outer, d, inner := rdSplit(x.shape, ax)
+	w, off, row := length*inner, start*inner, d*inner
+	od, xd := out.Data, x.Data
+	parallel.ForGrain(outer, max(1, ewGrain/max(w, 1)), func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			copy(od[o*w:][:w], xd[o*row+off:][:w])
+		}
+	})
+	g.Record(out, func() {
+		if !x.requiresGrad {
+			return
+		}
+		gx, gy := g.GradOf(x), out.Grad
+		parallel.ForGrain(outer, max(1, ewGrain/max(w, 1)), func(lo, hi int) {
+			for o := lo; o < hi; o++ {
+				d, s := gx[o*row+off:][:w], gy[o*w:][:w]
+				for j := range d {
+					d[j] += s[j]
+				}
+			}
+		})
+	}, x)
+	return out
+}

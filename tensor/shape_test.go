@@ -223,3 +223,64 @@ func TestShapeErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestNarrow(t *testing.T) {
+	cases := []struct {
+		shape               []int
+		axis, start, length int
+	}{
+		{[]int{3, 5, 4}, 1, 0, 1}, // a ViT's class token
+		{[]int{2, 3, 7}, -1, 2, 3},
+		{[]int{4, 6}, 0, 1, 2},
+		{[]int{2, 3}, 1, 3, 0}, // empty slice at the end
+		{[]int{5}, 0, 0, 5},    // the whole tensor
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprint(c), func(t *testing.T) {
+			x := tensortest.Rand(3, c.shape...)
+			g := tensor.NewGraph()
+			y := g.Narrow(x, c.axis, c.start, c.length)
+			if err := g.Err(); err != nil {
+				t.Fatal(err)
+			}
+			ax := c.axis
+			if ax < 0 {
+				ax += len(c.shape)
+			}
+			want := append([]int(nil), c.shape...)
+			want[ax] = c.length
+			if !tensor.SameShape(y.Shape(), want) {
+				t.Fatalf("shape %v, want %v", y.Shape(), want)
+			}
+			// Every output element is x at the same index shifted by start on ax.
+			inner := 1
+			for _, d := range c.shape[ax+1:] {
+				inner *= d
+			}
+			for i, v := range y.Data {
+				o, r := i/(c.length*inner), i%(c.length*inner)
+				src := o*c.shape[ax]*inner + c.start*inner + r
+				if v != x.Data[src] {
+					t.Fatalf("element %d = %g, want x[%d] = %g", i, v, src, x.Data[src])
+				}
+			}
+			if y.Numel() == 0 {
+				return
+			}
+			tensortest.CheckGrad(t, func(g *tensor.Graph, in []*tensor.Tensor) *tensor.Tensor {
+				return g.Narrow(in[0], c.axis, c.start, c.length)
+			}, []*tensor.Tensor{x}, tensortest.Options{})
+		})
+	}
+}
+
+func TestNarrowErrors(t *testing.T) {
+	x := tensor.New(2, 3)
+	for _, c := range []struct {
+		axis, start, length int
+		frag                string
+	}{{2, 0, 1, "axis 2"}, {1, 2, 2, "[2, 4)"}, {1, -1, 1, "out of range"}, {0, 0, -1, "out of range"}} {
+		g := tensor.NewGraph()
+		opsWantErr(t, g, g.Narrow(x, c.axis, c.start, c.length), "narrow", c.frag)
+	}
+}
