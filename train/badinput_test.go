@@ -70,7 +70,7 @@ func intact(t *testing.T, dir string, want int, before []byte) {
 	if err != nil || ck.Step != want {
 		t.Fatalf("checkpoint after the failure: %v, step %d (want %d)", err, ck.Step, want)
 	}
-	m, err := BuildModel(ck.Config, 1)
+	m, err := BuildModel(ck.Config, Input{Channels: 1, Size: 28})
 	if err != nil {
 		t.Fatal(err)
 	}

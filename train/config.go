@@ -23,6 +23,11 @@ type Config struct {
 	Arch            string  `yaml:"arch" json:"arch"`                         // resnet18, resnet34, resnet50, bottleneck26, basic50
 	Width           int     `yaml:"width" json:"width"`                       // base width (64 = standard)
 	WidthMult       int     `yaml:"width_mult" json:"width_mult"`             // 1x or 2x inner width
+	ViTDepth        int     `yaml:"vit_depth" json:"vit_depth"`               // ViT blocks (0: the preset's; required for arch vit)
+	ViTDim          int     `yaml:"vit_dim" json:"vit_dim"`                   // ViT embedding width (0: the preset's)
+	ViTHeads        int     `yaml:"vit_heads" json:"vit_heads"`               // ViT attention heads (0: the preset's)
+	PatchSize       int     `yaml:"patch_size" json:"patch_size"`             // ViT patch side (0: from the input size)
+	FrozenPatch     bool    `yaml:"frozen_patch" json:"frozen_patch"`         // ViT: keep the random patch projection frozen (MoCo v3)
 	Stem            string  `yaml:"stem" json:"stem"`                         // cifar or imagenet
 	ProjDim         int     `yaml:"proj_dim" json:"proj_dim"`                 // 0 = 32*width
 	PredHidden      int     `yaml:"pred_hidden" json:"pred_hidden"`           // 0 = 8*width
@@ -146,6 +151,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("ema momentum %v out of range [0, 1) (0 = default 0.99)", c.EMAMomentum)
 	case !finite(c.Temperature) || c.Temperature < 0:
 		return fmt.Errorf("temperature %v must be > 0 (0 = method default)", c.Temperature)
+	case c.ViTDepth < 0 || c.ViTDim < 0 || c.ViTHeads < 0 || c.PatchSize < 0:
+		return fmt.Errorf("vit_depth, vit_dim, vit_heads and patch_size must be >= 0 (0 = default)")
 	case c.Queue < 0:
 		return fmt.Errorf("queue %d must be >= 0 (0 = default)", c.Queue)
 	case c.Queue > ssl.MaxQueue:

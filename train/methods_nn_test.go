@@ -141,7 +141,7 @@ func TestDistillFromDistilledTeacher(t *testing.T) {
 	if sum.Config.Teacher != mid {
 		t.Errorf("config records teacher %q, want the absolute %q", sum.Config.Teacher, mid)
 	}
-	if _, err := LoadTeacher(mid, 1); err != nil {
+	if _, err := LoadTeacher(mid, Input{Channels: 1, Size: 28}); err != nil {
 		t.Errorf("LoadTeacher of a distilled run: %v", err)
 	}
 }

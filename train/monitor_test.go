@@ -27,7 +27,7 @@ func TestMonitorFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := BuildModel(cfg, tr.C)
+	m, err := BuildModel(cfg, InputOf(cfg, tr))
 	if err != nil {
 		t.Fatal(err)
 	}

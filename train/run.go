@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := BuildModel(cfg, trainSet.C)
+	m, err := BuildModel(cfg, InputOf(cfg, trainSet))
 	if err != nil {
 		return nil, err
 	}

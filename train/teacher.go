@@ -19,10 +19,10 @@ func isDistill(c Config) bool { return strings.EqualFold(c.Method, "distill") }
 // buildModel is BuildModel with the chain of teacher folders already being
 // loaded (absolute paths), so a distillation teacher that is itself a student
 // loads its own teacher in turn and a loop of teachers is an error, not a hang.
-func buildModel(c Config, inChannels int, chain []string) (ssl.Method, error) {
-	mc := MethodConfig(c, inChannels)
+func buildModel(c Config, in Input, chain []string) (ssl.Method, error) {
+	mc := MethodConfig(c, in)
 	if isDistill(c) {
-		t, err := loadTeacher(c.Teacher, inChannels, chain)
+		t, err := loadTeacher(c.Teacher, in, chain)
 		if err != nil {
 			return nil, err
 		}
@@ -33,26 +33,26 @@ func buildModel(c Config, inChannels int, chain []string) (ssl.Method, error) {
 
 // LoadTeacher builds the frozen teacher of a distillation run from the teacher's
 // run folder: its method is rebuilt from the config its checkpoint records, for
-// inChannels-channel images, its state (weights, BN statistics, extra state) is
+// the student's input images, its state (weights, BN statistics, extra state) is
 // loaded and every network is put in evaluation mode. A teacher that was itself
 // distilled is allowed (its own teacher is loaded too, since its method needs
 // it). Errors name the folder: missing, without a checkpoint, or whose weights do
-// not fit inChannels-channel images.
-func LoadTeacher(dir string, inChannels int) (*ssl.Teacher, error) {
-	return loadTeacher(dir, inChannels, nil)
+// not fit those images.
+func LoadTeacher(dir string, in Input) (*ssl.Teacher, error) {
+	return loadTeacher(dir, in, nil)
 }
 
-func loadTeacher(dir string, inChannels int, chain []string) (*ssl.Teacher, error) {
+func loadTeacher(dir string, in Input, chain []string) (*ssl.Teacher, error) {
 	ts, ck, abs, err := readTeacher(dir, chain)
 	if err != nil {
 		return nil, err
 	}
-	m, err := buildModel(ck.Config, inChannels, append(chain, abs))
+	m, err := buildModel(ck.Config, in, append(chain, abs))
 	if err != nil {
 		return nil, fmt.Errorf("teacher %s: %w", dir, err)
 	}
 	if err := ssl.LoadState(m, ts); err != nil {
-		return nil, fmt.Errorf("teacher %s does not fit %d-channel images: %w", dir, inChannels, err)
+		return nil, fmt.Errorf("teacher %s does not fit %d-channel images: %w", dir, in.Channels, err)
 	}
 	m.SetTraining(false)
 	return &ssl.Teacher{Backbone: m.Backbone(), Modules: m.Modules()}, nil

@@ -53,7 +53,7 @@ func loadRun(dir, dataSpec string, dataSet bool) (*loadedRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := train.BuildModel(ck.Config, tr.C)
+	m, err := train.BuildModel(ck.Config, train.InputOf(ck.Config, tr))
 	if err != nil {
 		return nil, err
 	}

@@ -58,6 +58,12 @@ func addConfigFlags(f *pflag.FlagSet) *configFlags {
 	str("arch", &v.Arch, "backbone: "+strings.Join(nn.ArchNames(), ", "), func(d *train.Config, x string) { d.Arch = x })
 	integer("width", &v.Width, "base width (64 = the standard network)", func(d *train.Config, x int) { d.Width = x })
 	integer("width-mult", &v.WidthMult, "inner width multiplier (1x, 2x)", func(d *train.Config, x int) { d.WidthMult = x })
+	integer("vit-depth", &v.ViTDepth, "ViT: transformer blocks (0: the preset's; vit-s and vit-tiny have 12)", func(d *train.Config, x int) { d.ViTDepth = x })
+	integer("vit-dim", &v.ViTDim, "ViT: embedding width (0: the preset's; vit-s 384, vit-tiny 192)", func(d *train.Config, x int) { d.ViTDim = x })
+	integer("vit-heads", &v.ViTHeads, "ViT: attention heads (0: the preset's; vit-s 6, vit-tiny 3)", func(d *train.Config, x int) { d.ViTHeads = x })
+	integer("patch-size", &v.PatchSize, "ViT: patch side (0: 16 for inputs of 96 px and more, else 4)", func(d *train.Config, x int) { d.PatchSize = x })
+	f.BoolVar(&v.FrozenPatch, "frozen-patch", v.FrozenPatch, "ViT: keep the random patch projection frozen (MoCo v3's stability trick)")
+	c.apply["frozen-patch"] = func(d *train.Config) { d.FrozenPatch = c.v.FrozenPatch }
 	str("stem", &v.Stem, "cifar (3x3, no max-pool) or imagenet (7x7/2 + max-pool)", func(d *train.Config, x string) { d.Stem = x })
 	integer("proj-dim", &v.ProjDim, "projector width (0: 4x the feature size, at most 32*width)", func(d *train.Config, x int) { d.ProjDim = x })
 	integer("pred-hidden", &v.PredHidden, "predictor bottleneck (0: a quarter of the projector)", func(d *train.Config, x int) { d.PredHidden = x })
