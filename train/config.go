@@ -23,8 +23,8 @@ type Config struct {
 	Width           int     `yaml:"width" json:"width"`                       // base width (64 = standard)
 	WidthMult       int     `yaml:"width_mult" json:"width_mult"`             // 1x or 2x inner width
 	Stem            string  `yaml:"stem" json:"stem"`                         // cifar or imagenet
-	ProjDim         int     `yaml:"proj_dim" json:"proj_dim"`                 // 0 = 32*width
-	PredHidden      int     `yaml:"pred_hidden" json:"pred_hidden"`           // 0 = 8*width
+	ProjDim         int     `yaml:"proj_dim" json:"proj_dim"`                 // 0 = method default (simsiam 32*width, byol/mocov3 4*width)
+	PredHidden      int     `yaml:"pred_hidden" json:"pred_hidden"`           // 0 = method default (simsiam 8*width, byol/mocov3 64*width)
 	EMAMomentum     float64 `yaml:"ema_momentum" json:"ema_momentum"`         // BYOL/MoCo v3 target momentum (0 = 0.99), cosine to 1
 	Temperature     float64 `yaml:"temperature" json:"temperature"`           // MoCo v3 InfoNCE temperature (0 = method default)
 	Queue           int     `yaml:"queue" json:"queue"`                       // NNSiam support queue (0 = 25600)
