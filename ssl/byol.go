@@ -130,11 +130,15 @@ func (m *BYOL) Momentum(step, total int) float64 { return m.target.Momentum(step
 
 // Loss returns the symmetrised BYOL loss L + L~ (one element). Each view is a
 // separate batch for every BN layer, online and target, as in the reference.
+//
+// The target runs first: the two networks share no layer, so the order changes
+// no value, and the buffers of its forward passes (handed back at once, see
+// emaTarget.Encode) are then reused by the online network's.
 func (m *BYOL) Loss(g *tensor.Graph, x1, x2 *tensor.Tensor) *tensor.Tensor {
+	t1, t2 := m.target.Encode(g, x1), m.target.Encode(g, x2)
 	z1 := m.proj.Forward(g, m.Net.Forward(g, x1))
 	z2 := m.proj.Forward(g, m.Net.Forward(g, x2))
 	p1, p2 := m.pred.Forward(g, z1), m.pred.Forward(g, z2)
-	t1, t2 := m.target.Encode(g, x1), m.target.Encode(g, x2)
 	c1 := g.Mean(g.CosineSimilarity(p1, tensor.Detach(t2), 1e-8))
 	c2 := g.Mean(g.CosineSimilarity(p2, tensor.Detach(t1), 1e-8))
 	// mean(2-2cos_1) + mean(2-2cos_2) = 4 - 2 (mean cos_1 + mean cos_2)

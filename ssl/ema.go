@@ -98,13 +98,12 @@ func newEMATarget(online *nn.Collection, build encoderBuilder, base float64, lag
 }
 
 // Encode runs the target encoder on x without recording gradients (the
-// stop-gradient of both methods) and returns its projection.
+// stop-gradient of both methods) and returns its projection. It runs in a
+// tensor.NoGradScope: its activations go back to the graph's arena as soon as
+// the projection is out, so the target adds the working set of one forward
+// pass to a step's memory, not the activations of both views.
 func (t *emaTarget) Encode(g *tensor.Graph, x *tensor.Tensor) *tensor.Tensor {
-	prev := g.NoGrad()
-	g.SetNoGrad(true)
-	z := t.proj.Forward(g, t.net.Forward(g, x))
-	g.SetNoGrad(prev)
-	return z
+	return g.NoGradScope(func() *tensor.Tensor { return t.proj.Forward(g, t.net.Forward(g, x)) })
 }
 
 // Momentum is m(k) after the trainer's step (1-based) of total.

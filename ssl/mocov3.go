@@ -155,23 +155,23 @@ func (m *MoCoV3) Target() *nn.Collection { return m.target.State }
 func (m *MoCoV3) Momentum(step, total int) float64 { return m.target.Momentum(step, total) }
 
 // Loss returns l(q1, k2) + l(q2, k1) (one element); see MoCoV3. Each view is a
-// separate batch for every BN layer, as in the reference.
+// separate batch for every BN layer, as in the reference. The keys are
+// computed first: the networks share no layer, so the order changes no value,
+// and the buffers of the momentum encoder's passes (handed back at once) are
+// then reused by the online network's.
 func (m *MoCoV3) Loss(g *tensor.Graph, x1, x2 *tensor.Tensor) *tensor.Tensor {
+	k1, k2 := m.keys(g, x1), m.keys(g, x2)
 	q1 := m.pred.Forward(g, m.proj.Forward(g, m.Net.Forward(g, x1)))
 	q2 := m.pred.Forward(g, m.proj.Forward(g, m.Net.Forward(g, x2)))
-	k1, k2 := m.keys(g, x1), m.keys(g, x2)
 	return g.Add(m.contrastive(g, q1, k2), m.contrastive(g, q2, k1))
 }
 
 // keys runs the momentum encoder and returns normalize(k)^T [ProjDim, N], the
 // right-hand operand of the logits, without gradients.
 func (m *MoCoV3) keys(g *tensor.Graph, x *tensor.Tensor) *tensor.Tensor {
-	k := m.target.Encode(g, x)
-	prev := g.NoGrad()
-	g.SetNoGrad(true)
-	kt := g.Transpose(g.L2Normalize(k, 1e-12), 0, 1)
-	g.SetNoGrad(prev)
-	return kt
+	return g.NoGradScope(func() *tensor.Tensor {
+		return g.Transpose(g.L2Normalize(m.target.Encode(g, x), 1e-12), 0, 1)
+	})
 }
 
 // contrastive is CrossEntropy(normalize(q) kt / T, 0..N-1) * 2T.
