@@ -28,7 +28,9 @@ Models (must match the Go benchmark, train.BenchStep, exactly):
   momentum  1 - (1 - 0.99) (cos(pi k / K) + 1) / 2 over K = warmup + steps
 At W=64 SimSiam is the standard SimSiam CIFAR ResNet-18 (projector 2048, predictor
 512) and BYOL / MoCo v3 have the papers' heads (hidden 4096, output 256).
-Prints one JSON line: images per second, where one image is its two views.
+Prints one JSON line: images per second, where one image is its two views, and
+the median process CPU time of a step (comparable between runs on a shared host;
+OpenMP's spinning threads count in it).
 """
 import argparse, copy, json, math, os, statistics, time
 
@@ -171,15 +173,17 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(a.steps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     med = statistics.median(times)
     print(json.dumps({"peer": "pytorch", "version": torch.__version__, "method": a.method, "arch": a.arch,
                       "width": a.width, "size": a.size, "channels": a.channels, "batch": a.batch,
-                      "threads": a.threads, "step_s_median": round(med, 4), "images_per_s": round(a.batch / med, 1)}))
+                      "threads": a.threads, "step_s_median": round(med, 4),
+                      "step_cpu_s_median": round(statistics.median(cpu), 4), "images_per_s": round(a.batch / med, 1)}))
 
 
 if __name__ == "__main__":

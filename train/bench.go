@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"github.com/siam-ssl/siam/kernels"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/siam-ssl/siam/internal/cputime"
+	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/nn"
 	"github.com/siam-ssl/siam/optim"
 	"github.com/siam-ssl/siam/ssl"
@@ -33,15 +34,18 @@ type BenchConfig struct {
 
 // BenchResult is one JSON line of `siam bench train`.
 type BenchResult struct {
-	Engine            string  `json:"engine"`
-	Method            string  `json:"method"`
-	Arch              string  `json:"arch"`
-	Width             int     `json:"width"`
-	Size              int     `json:"size"`
-	Channels          int     `json:"channels"`
-	Batch             int     `json:"batch"`
-	Threads           int     `json:"threads"`
-	StepSMedian       float64 `json:"step_s_median"`
+	Engine      string  `json:"engine"`
+	Method      string  `json:"method"`
+	Arch        string  `json:"arch"`
+	Width       int     `json:"width"`
+	Size        int     `json:"size"`
+	Channels    int     `json:"channels"`
+	Batch       int     `json:"batch"`
+	Threads     int     `json:"threads"`
+	StepSMedian float64 `json:"step_s_median"`
+	// StepCPUSMedian is the median process CPU time of a step (all threads):
+	// unlike the wall time it stays comparable between runs on a shared host.
+	StepCPUSMedian    float64 `json:"step_cpu_s_median"`
 	ImagesPerS        float64 `json:"images_per_s"`
 	GFLOPs            float64 `json:"gflops"`
 	PeakPct           float64 `json:"peak_pct"` // of the measured FMA peak, PeakGFLOPsPerCore x threads
@@ -102,22 +106,23 @@ func BenchStep(c BenchConfig) (BenchResult, error) {
 			return BenchResult{}, err
 		}
 	}
-	times := make([]float64, c.Steps)
+	times, cpu := make([]float64, c.Steps), make([]float64, c.Steps)
 	for i := range times {
-		t := time.Now()
+		t, c0 := time.Now(), cputime.Now()
 		if err := step(); err != nil {
 			return BenchResult{}, err
 		}
-		times[i] = time.Since(t).Seconds()
+		times[i], cpu[i] = time.Since(t).Seconds(), (cputime.Now() - c0).Seconds()
 	}
 	sort.Float64s(times)
+	sort.Float64s(cpu)
 	med := times[len(times)/2]
 	flops := m.FLOPs(c.Size, c.Size) * float64(c.Batch)
 	threads := runtime.GOMAXPROCS(0)
 	gf := flops / med / 1e9
 	return BenchResult{
 		Engine: "siam", Method: m.Name(), Arch: c.Arch, Width: c.Width, Size: c.Size, Channels: c.Channels, Batch: c.Batch, Threads: threads,
-		StepSMedian: round(med, 4), ImagesPerS: round(float64(c.Batch)/med, 1),
+		StepSMedian: round(med, 4), StepCPUSMedian: round(cpu[len(cpu)/2], 4), ImagesPerS: round(float64(c.Batch)/med, 1),
 		GFLOPs: round(gf, 1), PeakGFLOPsPerCore: round(kernels.PeakPerCore(), 1), PeakPct: round(100*gf/(kernels.PeakPerCore()*float64(threads)), 1),
 		FLOPsPerStep: flops, Loss: round(loss, 5), PeakRSSMiB: round(PeakRSSMiB(), 1),
 		ArenaMiB: round(float64(g.ArenaBytes())/(1<<20), 1),
