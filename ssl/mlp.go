@@ -16,11 +16,8 @@ import (
 // the final BN at 3*(layers-1)+1; BYOL's MLP is the two-layer case without a
 // final BN (0, 1, 3).
 type mlp struct {
-	lin    []*nn.Linear
-	bn     []*tensor.BatchNorm // bn[i] follows lin[i]; the last is nil without lastBN
-	in     int
-	hidden int
-	out    int
+	lin []*nn.Linear
+	bn  []*tensor.BatchNorm // bn[i] follows lin[i]; the last is nil without lastBN
 }
 
 // mlpSpec sizes an mlp: layers Linear maps in -> hidden -> ... -> out.
@@ -28,7 +25,6 @@ type mlpSpec struct {
 	layers          int
 	in, hidden, out int
 	firstBias       bool // BYOL's first Linear has a bias (Haiku's with_bias=True)
-	lastBias        bool // the final Linear has a bias
 	lastBN          bool // a final BatchNorm1d(out, affine=False), as _build_mlp(last_bn=True)
 }
 
@@ -39,7 +35,7 @@ func newMLP(c *nn.Collection, prefix string, s mlpSpec, rng *rand.Rand) (*mlp, e
 		return nil, fmt.Errorf("head %s: %d layers %d -> %d -> %d: sizes must be positive, at least 2 layers",
 			prefix, s.layers, s.in, s.hidden, s.out)
 	}
-	h := &mlp{in: s.in, hidden: s.hidden, out: s.out}
+	h := &mlp{}
 	for l := 0; l < s.layers; l++ {
 		d1, d2 := s.hidden, s.hidden
 		if l == 0 {
@@ -49,9 +45,8 @@ func newMLP(c *nn.Collection, prefix string, s mlpSpec, rng *rand.Rand) (*mlp, e
 		if last {
 			d2 = s.out
 		}
-		bias := (l == 0 && s.firstBias) || (last && s.lastBias)
 		idx := 3 * l
-		h.lin = append(h.lin, nn.NewLinear(c, fmt.Sprintf("%s%d", prefix, idx), d1, d2, bias, rng))
+		h.lin = append(h.lin, nn.NewLinear(c, fmt.Sprintf("%s%d", prefix, idx), d1, d2, l == 0 && s.firstBias, rng))
 		switch {
 		case !last:
 			h.bn = append(h.bn, nn.NewBatchNorm(c, fmt.Sprintf("%s%d", prefix, idx+1), d2, true))
