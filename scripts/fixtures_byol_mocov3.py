@@ -201,7 +201,7 @@ def write_fixture(method, width, batch, path, min_margin, max_f32, first_seed, t
     # (see gen_fixtures.simsiam_fixture), and PyTorch's own float32 run within
     # max_f32 of the float64 reference on every tensor (at batch 8 some seeds
     # pass the margin yet amplify rounding to 1e-3 in the second step's
-    # gradients; at batch 16 none of the first seeds do).
+    # gradients; at batch 16 fewer do, and this bound rejects them).
     for data_seed in range(first_seed, first_seed + 200):
         with ReluMargin() as rm:
             tensors, names, tnames, momenta = two_steps(method, width, batch, torch.float64, data_seed, temperature)
