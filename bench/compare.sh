@@ -5,6 +5,7 @@
 # siam/PyTorch of images per second and the peak RSS of both.
 #
 # Usage: bench/compare.sh [steps]
+#        METHOD=byol bench/compare.sh [steps]   (byol, mocov3: bench/torch_methods.py as the peer)
 # Needs: apt-get install -y python3-torch libopenblas0-pthread
 # Without OpenBLAS, Debian's PyTorch resolves BLAS to the reference netlib library
 # (3.7 GFLOP/s matmuls here) and runs up to 1.7x slower: a crippled peer. The
@@ -12,7 +13,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-10}
+method=${METHOD:-simsiam}
 torch_script=${TORCH_SIMSIAM:-../shared/bench/torch_simsiam.py}
+torch_method=()
+if [ "$method" != simsiam ]; then
+  torch_script=bench/torch_methods.py
+  torch_method=(--method "$method")
+fi
 go build -o /tmp/siam-bench ./cmd/siam
 if ! /usr/bin/python3 - <<'PY'
 import sys, time, torch
@@ -39,8 +46,8 @@ printf '%-14s %12s %12s %8s %12s %12s\n' config torch_img/s siam_img/s ratio tor
 for cfg in "16 32 3" "64 32 3" "16 28 1"; do
   set -- $cfg
   args=(--width "$1" --size "$2" --channels "$3" --batch 128 --steps "$steps")
-  t=$(rss /usr/bin/python3 "$torch_script" "${args[@]}")
-  s=$(rss /tmp/siam-bench bench train "${args[@]}")
+  t=$(rss /usr/bin/python3 "$torch_script" "${torch_method[@]}" "${args[@]}")
+  s=$(rss /tmp/siam-bench bench train --method "$method" "${args[@]}")
   /usr/bin/python3 - "$cfg" "$t" "$s" <<'PY'
 import json, sys
 cfg, t, s = sys.argv[1], sys.argv[2].splitlines(), sys.argv[3].splitlines()

@@ -53,6 +53,30 @@ func (a *arena) release(b []float32) {
 	a.free[len(b)] = append(a.free[len(b)], b)
 }
 
+// releaseSince hands back every buffer handed out since len(used) was mark,
+// except keep (nil: none): the buffers of a finished no-gradient scope. Buffers
+// taken before mark stay in place (release only ever moves later buffers to
+// earlier slots), so scopes nest.
+func (a *arena) releaseSince(mark int, keep []float32) {
+	if mark > len(a.used) {
+		return
+	}
+	j := mark
+	for i := mark; i < len(a.used); i++ {
+		b := a.used[i]
+		if len(keep) > 0 && &b[0] == &keep[0] {
+			a.used[j] = b
+			a.index[&b[0]] = j
+			j++
+			continue
+		}
+		delete(a.index, &b[0])
+		a.free[len(b)] = append(a.free[len(b)], b)
+	}
+	clear(a.used[j:])
+	a.used = a.used[:j]
+}
+
 func (a *arena) reset() {
 	for i, b := range a.used {
 		a.free[len(b)] = append(a.free[len(b)], b)

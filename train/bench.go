@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"github.com/siam-ssl/siam/kernels"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -11,29 +10,42 @@ import (
 	"strings"
 	"time"
 
+	"github.com/siam-ssl/siam/internal/cputime"
+	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/nn"
 	"github.com/siam-ssl/siam/optim"
 	"github.com/siam-ssl/siam/ssl"
 	"github.com/siam-ssl/siam/tensor"
 )
 
-// BenchConfig is the model and input of the step benchmark; it builds exactly the
-// network of ../shared/bench/torch_simsiam.py (ResNet-18 CIFAR stem at Width,
-// projector 32W, predictor hidden 8W, SGD lr 0.05 momentum 0.9 wd 5e-4).
+// BenchConfig is the model and input of the step benchmark. With Method
+// simsiam and Arch resnet18 it builds exactly the network of
+// ../shared/bench/torch_simsiam.py (ResNet-18 CIFAR stem at Width, projector
+// 32W, predictor hidden 8W); byol and mocov3 build the heads of
+// bench/torch_methods.py (hidden 64W, output 4W, EMA target encoder). Every
+// method trains with SGD lr 0.05 momentum 0.9 wd 5e-4 on all its trainable
+// parameters; a method's after-step work (the EMA update of the target)
+// counts in the step time.
 type BenchConfig struct {
+	Method, Arch                 string // "" means simsiam, resnet18
 	Width, Size, Channels, Batch int
 	Steps, Warmup                int
 }
 
 // BenchResult is one JSON line of `siam bench train`.
 type BenchResult struct {
-	Engine            string  `json:"engine"`
-	Width             int     `json:"width"`
-	Size              int     `json:"size"`
-	Channels          int     `json:"channels"`
-	Batch             int     `json:"batch"`
-	Threads           int     `json:"threads"`
-	StepSMedian       float64 `json:"step_s_median"`
+	Engine      string  `json:"engine"`
+	Method      string  `json:"method"`
+	Arch        string  `json:"arch"`
+	Width       int     `json:"width"`
+	Size        int     `json:"size"`
+	Channels    int     `json:"channels"`
+	Batch       int     `json:"batch"`
+	Threads     int     `json:"threads"`
+	StepSMedian float64 `json:"step_s_median"`
+	// StepCPUSMedian is the median process CPU time of a step (all threads):
+	// unlike the wall time it stays comparable between runs on a shared host.
+	StepCPUSMedian    float64 `json:"step_cpu_s_median"`
 	ImagesPerS        float64 `json:"images_per_s"`
 	GFLOPs            float64 `json:"gflops"`
 	PeakPct           float64 `json:"peak_pct"` // of the measured FMA peak, PeakGFLOPsPerCore x threads
@@ -44,16 +56,24 @@ type BenchResult struct {
 	ArenaMiB          float64 `json:"arena_mib"`
 }
 
-// BenchStep times SimSiam training steps on random input and reports the median.
+// BenchStep times training steps of c.Method on random input and reports the
+// median.
 func BenchStep(c BenchConfig) (BenchResult, error) {
 	if c.Width < 1 || c.Size < 4 || c.Channels < 1 || c.Batch < 2 || c.Steps < 1 || c.Warmup < 0 {
 		return BenchResult{}, fmt.Errorf("bench train: need width>=1, size>=4, channels>=1, batch>=2, steps>=1 (got %+v)", c)
 	}
-	m, err := ssl.NewSimSiam(ssl.Config{Backbone: nn.BackboneSpec{Arch: "resnet18", Width: c.Width, InChannels: c.Channels}}, 0)
-	if err != nil {
-		return BenchResult{}, err
+	if c.Method == "" {
+		c.Method = "simsiam"
 	}
-	opt := optim.NewSGD([]optim.Group{{Params: m.All.Params, WeightDecay: 5e-4}}, 0.9)
+	if c.Arch == "" {
+		c.Arch = "resnet18"
+	}
+	m, err := ssl.New(c.Method, ssl.Config{Backbone: nn.BackboneSpec{Arch: c.Arch, Width: c.Width,
+		InChannels: c.Channels, ImageSize: c.Size}}, 0)
+	if err != nil {
+		return BenchResult{}, fmt.Errorf("bench train: %w", err)
+	}
+	opt := optim.NewSGD([]optim.Group{{Params: m.Modules().Params, WeightDecay: 5e-4}}, 0.9)
 	n := c.Batch * c.Channels * c.Size * c.Size
 	rng := rand.New(rand.NewPCG(1, 2))
 	x1, x2 := make([]float32, n), make([]float32, n)
@@ -62,16 +82,22 @@ func BenchStep(c BenchConfig) (BenchResult, error) {
 	}
 	g := tensor.NewGraph()
 	var loss float64
+	done, total := 0, c.Warmup+c.Steps
 	step := func() error {
 		g.Reset()
 		a := g.Input(x1, c.Batch, c.Channels, c.Size, c.Size)
-		b := g.Input(x2, c.Batch, c.Channels, c.Size, c.Size)
+		var b *tensor.Tensor
+		if m.Views() > 1 {
+			b = g.Input(x2, c.Batch, c.Channels, c.Size, c.Size)
+		}
 		l := m.Loss(g, a, b)
-		m.All.ZeroGrad()
+		m.Modules().ZeroGrad()
 		if err := g.Backward(l); err != nil {
 			return err
 		}
 		opt.Step(0.05)
+		done++
+		m.AfterStep(done, total)
 		loss = float64(l.Item())
 		return nil
 	}
@@ -80,22 +106,23 @@ func BenchStep(c BenchConfig) (BenchResult, error) {
 			return BenchResult{}, err
 		}
 	}
-	times := make([]float64, c.Steps)
+	times, cpu := make([]float64, c.Steps), make([]float64, c.Steps)
 	for i := range times {
-		t := time.Now()
+		t, c0 := time.Now(), cputime.Now()
 		if err := step(); err != nil {
 			return BenchResult{}, err
 		}
-		times[i] = time.Since(t).Seconds()
+		times[i], cpu[i] = time.Since(t).Seconds(), (cputime.Now() - c0).Seconds()
 	}
 	sort.Float64s(times)
+	sort.Float64s(cpu)
 	med := times[len(times)/2]
 	flops := m.FLOPs(c.Size, c.Size) * float64(c.Batch)
 	threads := runtime.GOMAXPROCS(0)
 	gf := flops / med / 1e9
 	return BenchResult{
-		Engine: "siam", Width: c.Width, Size: c.Size, Channels: c.Channels, Batch: c.Batch, Threads: threads,
-		StepSMedian: round(med, 4), ImagesPerS: round(float64(c.Batch)/med, 1),
+		Engine: "siam", Method: m.Name(), Arch: c.Arch, Width: c.Width, Size: c.Size, Channels: c.Channels, Batch: c.Batch, Threads: threads,
+		StepSMedian: round(med, 4), StepCPUSMedian: round(cpu[len(cpu)/2], 4), ImagesPerS: round(float64(c.Batch)/med, 1),
 		GFLOPs: round(gf, 1), PeakGFLOPsPerCore: round(kernels.PeakPerCore(), 1), PeakPct: round(100*gf/(kernels.PeakPerCore()*float64(threads)), 1),
 		FLOPsPerStep: flops, Loss: round(loss, 5), PeakRSSMiB: round(PeakRSSMiB(), 1),
 		ArenaMiB: round(float64(g.ArenaBytes())/(1<<20), 1),

@@ -29,8 +29,8 @@ type Config struct {
 	PatchSize       int     `yaml:"patch_size" json:"patch_size"`             // ViT patch side (0: from the input size)
 	FrozenPatch     bool    `yaml:"frozen_patch" json:"frozen_patch"`         // ViT: keep the random patch projection frozen (MoCo v3)
 	Stem            string  `yaml:"stem" json:"stem"`                         // cifar or imagenet
-	ProjDim         int     `yaml:"proj_dim" json:"proj_dim"`                 // 0 = 32*width
-	PredHidden      int     `yaml:"pred_hidden" json:"pred_hidden"`           // 0 = 8*width
+	ProjDim         int     `yaml:"proj_dim" json:"proj_dim"`                 // 0 = method default (simsiam 32*width, byol/mocov3 4*width)
+	PredHidden      int     `yaml:"pred_hidden" json:"pred_hidden"`           // 0 = method default (simsiam 8*width, byol/mocov3 64*width)
 	EMAMomentum     float64 `yaml:"ema_momentum" json:"ema_momentum"`         // BYOL/MoCo v3 target momentum (0 = 0.99), cosine to 1
 	Temperature     float64 `yaml:"temperature" json:"temperature"`           // MoCo v3 InfoNCE temperature (0 = method default)
 	Queue           int     `yaml:"queue" json:"queue"`                       // NNSiam support queue (0 = 25600)

@@ -1,12 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/siam-ssl/siam/nn"
+	"github.com/siam-ssl/siam/ssl"
 	"github.com/siam-ssl/siam/train"
 )
 
@@ -19,17 +21,12 @@ func newBench() *cobra.Command {
 	return b
 }
 
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	return enc.Encode(v)
-}
-
 func newBenchTrain() *cobra.Command {
 	var c train.BenchConfig
 	var profile string
 	cmd := &cobra.Command{
 		Use:   "train",
-		Short: "Time SimSiam training steps of the torch_simsiam.py model on random input",
+		Short: "Time training steps of a method (simsiam, byol, mocov3, ...) on random input, as bench/torch_methods.py does in PyTorch",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if profile != "" {
@@ -47,11 +44,13 @@ func newBenchTrain() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(r)
+			return writeJSONLine(cmd.OutOrStdout(), r)
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&c.Width, "width", 16, "ResNet-18 base width W (channels W, 2W, 4W, 8W)")
+	f.StringVar(&c.Method, "method", "simsiam", "self-supervised method: "+strings.Join(ssl.Names(), ", "))
+	f.StringVar(&c.Arch, "arch", "resnet18", "backbone: "+strings.Join(nn.ArchNames(), ", "))
+	f.IntVar(&c.Width, "width", 16, "ResNet base width W (channels W, 2W, 4W, 8W)")
 	f.IntVar(&c.Size, "size", 32, "input height and width")
 	f.IntVar(&c.Channels, "channels", 3, "input channels")
 	f.IntVar(&c.Batch, "batch", 128, "batch size (images; each has two views)")

@@ -65,8 +65,8 @@ func addConfigFlags(f *pflag.FlagSet) *configFlags {
 	f.BoolVar(&v.FrozenPatch, "frozen-patch", v.FrozenPatch, "ViT: keep the random patch projection frozen (MoCo v3's stability trick)")
 	c.apply["frozen-patch"] = func(d *train.Config) { d.FrozenPatch = c.v.FrozenPatch }
 	str("stem", &v.Stem, "cifar (3x3, no max-pool) or imagenet (7x7/2 + max-pool)", func(d *train.Config, x string) { d.Stem = x })
-	integer("proj-dim", &v.ProjDim, "projector width (0: 4x the feature size, at most 32*width)", func(d *train.Config, x int) { d.ProjDim = x })
-	integer("pred-hidden", &v.PredHidden, "predictor bottleneck (0: a quarter of the projector)", func(d *train.Config, x int) { d.PredHidden = x })
+	integer("proj-dim", &v.ProjDim, "projector width (0: 4x the feature size, at most 32*width); byol, mocov3: projector and predictor output (0: 4*width, 256 at width 64)", func(d *train.Config, x int) { d.ProjDim = x })
+	integer("pred-hidden", &v.PredHidden, "predictor bottleneck (0: a quarter of the projector); byol, mocov3: hidden size of both heads (0: 64*width, 4096 at width 64)", func(d *train.Config, x int) { d.PredHidden = x })
 	float("ema-momentum", &v.EMAMomentum, "byol, mocov3: base momentum of the target encoder, raised to 1 on a cosine (0 = 0.99)", func(d *train.Config, x float64) { d.EMAMomentum = x })
 	float("temperature", &v.Temperature, "mocov3: InfoNCE temperature (0 = 1.0 for ResNets, 0.2 for ViTs)", func(d *train.Config, x float64) { d.Temperature = x })
 	integer("queue", &v.Queue, "nnsiam: nearest-neighbour support queue size (0 = 25600)", func(d *train.Config, x int) { d.Queue = x })
@@ -125,8 +125,9 @@ func newTrain() *cobra.Command {
 	var flags *configFlags
 	cmd := &cobra.Command{
 		Use:   "train",
-		Short: "Train SimSiam with a data ordering (multi, single, cumulative, hybrid, subset)",
+		Short: "Train a method (--method simsiam, byol, mocov3, ...) with a data ordering (multi, single, cumulative, hybrid, subset)",
 		Example: `  siam train --out runs/multi --steps 2000
+  siam train --out runs/byol --method byol --steps 2000
   siam train --out runs/hybrid --order hybrid --chunks 100 --switch-at 40 --data fashion-mnist
   siam train --config exp.yaml --out runs/exp --monitor-every 200
   siam train --out runs/watch --monitor-every 100 --alarm-auc 0.9 --alarm-action stop
