@@ -415,7 +415,7 @@ func (b *builder) runSection(i int, r *run) (runPage, error) {
 		rp.Notes = append(rp.Notes, "No "+MetricsFile+": a model measured without its training history (siam ... --weights); training curves skipped.")
 	} else if x, y := lossCurve(r.metrics, 500); len(x) > 0 && b.showLoss() {
 		f, err := plots.Lines("Training loss", "step", "loss", []plots.Series{{Name: "loss", X: x, Y: y}})
-		if err := add(f, err, "SimSiam loss against step ("+MetricsFile+")."); err != nil {
+		if err := add(f, err, "Training loss of the run's method against step ("+MetricsFile+")."); err != nil {
 			return rp, err
 		}
 	}
@@ -588,7 +588,7 @@ func (b *builder) compareSection() ([]figure, error) {
 		title, ylabel, caption string
 		get                    func(r *run) (x, y []float64)
 	}{
-		{"Training loss, all runs", "loss", "SimSiam loss against step.", func(r *run) ([]float64, []float64) { return lossCurve(r.metrics, 500) }},
+		{"Training loss, all runs", "loss", "Training loss against step.", func(r *run) ([]float64, []float64) { return lossCurve(r.metrics, 500) }},
 		{"Collapse AUC, all runs", "AUC", "AUC at monitored steps (Figure 8, right).", func(r *run) ([]float64, []float64) {
 			return monitorCurve(r.metrics, func(m metric) *float64 { return m.AUC }, 1)
 		}},

@@ -126,7 +126,7 @@ func (e *evalFlags) load(cmd *cobra.Command) (*loadedRun, error) {
 func newEval() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval",
-		Short: "Evaluate a trained run: k-NN accuracy, linear probe, validation SimSiam loss",
+		Short: "Evaluate a trained run: k-NN accuracy, linear probe, validation loss of its method",
 		Long: `Evaluate a run's backbone with the paper's protocols (SPEC §6). Each subcommand prints
 its result and appends one JSON line to RUN_DIR/results.jsonl ("kind": knn, linear or
 loss), which siam predict and siam report read.`,
@@ -295,7 +295,7 @@ func newEvalLoss() *cobra.Command {
 	var split string
 	cmd := &cobra.Command{
 		Use:   "loss",
-		Short: "Validation SimSiam loss (two seeded views per image, model in eval mode)",
+		Short: "Validation loss of the run's method (two seeded views per image, model in eval mode)",
 		Long: `The symmetrised negative cosine loss of the run's model on the validation set: two
 views of each image from the run's training augmentation, fixed by --seed and the
 image (every model sees the same views), every batch-norm layer on its running
@@ -328,13 +328,14 @@ agreement. Together with the collapse AUC it predicts accuracy without labels
 			}
 			rec := r.record("loss")
 			rec["val_loss"], rec["images"], rec["seed"], rec["split"] = res.Loss, res.Images, res.Seed, split
+			rec["method"] = r.Model.Name()
 			rec["seconds"] = time.Since(t0).Seconds()
 			if err := appendResult(r.Dir, rec); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s (step %d) on %s %s: SimSiam loss %.4f over %d images (views seed %d)\n",
-				r.Dir, r.Step, dataName(r.Data), split, res.Loss, res.Images, res.Seed)
+			fmt.Fprintf(out, "%s (step %d) on %s %s: %s loss %.4f over %d images (views seed %d)\n",
+				r.Dir, r.Step, dataName(r.Data), split, r.Model.Name(), res.Loss, res.Images, res.Seed)
 			fmt.Fprintf(out, "%.1fs; appended to %s\n", time.Since(t0).Seconds(), filepath.Join(r.Dir, train.ResultsFile))
 			return nil
 		},
