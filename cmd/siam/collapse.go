@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/siam-ssl/siam/collapse"
-	"github.com/siam-ssl/siam/eval"
+	"github.com/siam-ssl/siam/evalrun"
 	"github.com/siam-ssl/siam/matrixio"
 	"github.com/siam-ssl/siam/plots"
 )
@@ -25,6 +25,7 @@ type collapseInput struct {
 	Run    *loadedRun
 	Split  string
 	Res    *collapse.Result
+	Record evalrun.Record // the results.jsonl record of a checkpoint input
 }
 
 // smallSigmaRel is the threshold, relative to sigma_1, below which a singular
@@ -126,11 +127,7 @@ Inputs (several at once are measured in turn and drawn on one figure):
 				if in.Run == nil {
 					continue
 				}
-				rec := in.Run.record("collapse")
-				r := in.Res
-				rec["auc"], rec["rankme"], rec["effective_rank"], rec["mean_dim_std"] = r.AUC, r.RankMe, r.EffectiveRank, r.MeanDimStd
-				rec["participation_ratio"], rec["n"], rec["d"], rec["method"] = r.ParticipationRatio, r.N, r.D, r.Method
-				rec["normalized_rows"], rec["split"], rec["samples"], rec["singular_values"] = r.NormalizedRows, in.Split, samples, r.Singular
+				rec := in.Record
 				if err := appendResult(in.Run.Dir, rec); err != nil {
 					return err
 				}
@@ -170,27 +167,12 @@ func collapseCheckpoint(dir, dataSpec string, dataSet bool, split string, sample
 	if err != nil {
 		return nil, err
 	}
-	ds := r.Train
-	if split == "test" {
-		if ds, err = r.needTest(); err != nil {
-			return nil, err
-		}
-	}
-	var idx []int
-	if samples > 0 && samples < ds.N {
-		idx = eval.SampleIndices(ds.N, samples, seed)
-	}
-	feats, dim, _, err := eval.FeaturesWith(r.Model, ds, r.Recipe, idx, batch)
+	rec, res, err := r.Collapse(evalrun.CollapseOptions{Options: opts, Split: split, Samples: samples, Seed: seed, Batch: batch})
 	if err != nil {
 		return nil, err
 	}
-	n := len(feats) / dim
-	res, err := collapse.Spectrum(feats, n, dim, opts)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
 	name := filepath.Base(filepath.Clean(dir))
-	return &collapseInput{Name: name, Path: dir, Source: "checkpoint", Run: r, Split: split, Res: res}, nil
+	return &collapseInput{Name: name, Path: dir, Source: "checkpoint", Run: r, Split: split, Res: res, Record: rec}, nil
 }
 
 // uniqueNames suffixes repeated names (#2, #3, ...) so legends and JSON tell them apart.
