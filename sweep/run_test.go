@@ -127,6 +127,18 @@ func TestTwoShardsOneFolder(t *testing.T) {
 	if c := Counts(sts); c[Finished] != 4 {
 		t.Fatalf("status counts %v, want 4 finished", c)
 	}
+	sum, err := Aggregate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Groups) != 2 || sum.Predictor == nil {
+		t.Fatalf("aggregate: %+v", sum)
+	}
+	for _, g := range sum.Groups {
+		if g.KNN.N != 2 || g.AUC.N != 2 || g.ValLoss.N != 2 || g.FinalLoss.N != 2 || !(g.KNN.Mean > 0.1) || len(g.Sigma) != 32 {
+			t.Errorf("group %s: %+v", g.Name, g)
+		}
+	}
 
 	children = 0
 	var log bytes.Buffer

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/siam-ssl/siam/atomicfile"
 	"github.com/siam-ssl/siam/report"
+	"github.com/siam-ssl/siam/sweep"
 )
 
 // newReport returns `siam report RUN_DIR... --out report.html`: one self-contained
@@ -14,6 +16,7 @@ import (
 func newReport() *cobra.Command {
 	var (
 		out, title, accuracy string
+		markdown             string
 		sections             []string
 		maxSpectra           int
 	)
@@ -36,11 +39,26 @@ assets:
 By default every section the data allow is included and the rest is noted;
 --sections makes the listed sections required (a run lacking their data is an
 error naming the folder and file). The page is written atomically; its path is
-printed.`,
+printed.
+
+Given one sweep folder (siam sweep), report aggregates it instead: one row per grid
+point with the mean ± sd over the seed axis of k-NN and linear accuracy, AUC, RankMe,
+validation and training loss (printed, and written as HTML), figures of each metric
+against the first axis with error bars, the loss curves, the mean spectra, and the
+label-free predictor over all runs with R² and leave-one-out error. --markdown
+NAME.md writes the same as markdown with NAME/*.svg figures and a NAME.json summary
+(small files to commit; no checkpoints).`,
 		Example: `  siam report runs/r18-multi runs/r18-single runs/r18-hybrid --out orderings.html
+  siam report sweeps/orderings --out orderings.html --markdown docs/results/orderings.md
   siam report runs/* --sections summary,predictor --accuracy knn`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && sweep.IsDir(args[0]) {
+				return sweepReport(cmd, args[0], out, markdown)
+			}
+			if markdown != "" {
+				return fmt.Errorf("--markdown needs a sweep folder (one holding %s)", sweep.RecordFile)
+			}
 			opts := report.Options{Title: title, Accuracy: accuracy, MaxSpectra: maxSpectra}
 			for _, s := range sections {
 				opts.Sections = append(opts.Sections, report.Section(s))
@@ -62,5 +80,36 @@ printed.`,
 	f.StringVar(&accuracy, "accuracy", "", "accuracy the predictor fits: linear or knn (default: linear when at least 4 runs have it, else knn)")
 	f.StringSliceVar(&sections, "sections", nil, "required sections, comma-separated: loss, monitor, spectra, compare, summary, predictor (default: all the data allow)")
 	f.IntVar(&maxSpectra, "max-spectra", 8, "monitored steps drawn per run in the spectra figures")
+	f.StringVar(&markdown, "markdown", "", "sweep folder only: also write a markdown report NAME.md, its figures NAME/*.svg and NAME.json")
 	return cmd
+}
+
+// sweepReport aggregates a sweep folder: a table on stdout, the HTML page (unless
+// only --markdown was asked for) and the markdown report.
+func sweepReport(cmd *cobra.Command, dir, out, markdown string) error {
+	sum, err := sweep.Aggregate(dir)
+	if err != nil {
+		return err
+	}
+	if err := sum.WriteText(cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	if markdown != "" {
+		files, err := sum.WriteMarkdown(markdown)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", strings.Join(files, ", "))
+	}
+	if markdown == "" || cmd.Flags().Changed("out") {
+		html, err := sum.HTML()
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(out, html); err != nil {
+			return fmt.Errorf("writing report: %w", err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
+	}
+	return nil
 }
