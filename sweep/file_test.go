@@ -263,9 +263,13 @@ func TestLock(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Skip("no `true` to make a dead pid:", err)
 	}
-	write := func(pid int, host string, age time.Duration) {
+	write := func(pid int, host string, age time.Duration, procStart ...uint64) {
 		os.Remove(p)
-		b := []byte(`{"pid":` + strconv.Itoa(pid) + `,"host":"` + host + `","started":"2026-01-02T03:04:05Z"}`)
+		ps := ""
+		if len(procStart) > 0 {
+			ps = `,"proc_start":` + strconv.FormatUint(procStart[0], 10)
+		}
+		b := []byte(`{"pid":` + strconv.Itoa(pid) + `,"host":"` + host + `","started":"2026-01-02T03:04:05Z"` + ps + `}`)
 		if err := atomicfile.CreateExclusive(p, b); err != nil {
 			t.Fatal(err)
 		}
@@ -276,6 +280,25 @@ func TestLock(t *testing.T) {
 	l, err = Acquire(p, time.Minute)
 	if err != nil {
 		t.Fatalf("stale local lock not taken: %v", err)
+	}
+	l.Release()
+	// A live pid on this host holds it: busy, unless the pid now belongs to a
+	// process started at another time (a reused pid) or its heartbeat stopped.
+	me := procStart(os.Getpid())
+	write(os.Getpid(), hostname(), 0, me)
+	if _, err := Acquire(p, time.Minute); !errors.Is(err, ErrBusy) {
+		t.Fatalf("live local lock: %v", err)
+	}
+	if me != 0 {
+		write(os.Getpid(), hostname(), 0, me+1)
+		if l, err = Acquire(p, time.Minute); err != nil {
+			t.Fatalf("lock of a reused pid not taken: %v", err)
+		}
+		l.Release()
+	}
+	write(os.Getpid(), hostname(), 2*time.Minute, me)
+	if l, err = Acquire(p, time.Minute); err != nil {
+		t.Fatalf("local lock without heartbeat not taken: %v", err)
 	}
 	l.Release()
 	// Another host's lock: live while its heartbeat is fresh, stale after.

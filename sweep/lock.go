@@ -1,11 +1,14 @@
 package sweep
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -25,6 +28,9 @@ type LockInfo struct {
 	PID     int       `json:"pid"`
 	Host    string    `json:"host"`
 	Started time.Time `json:"started"`
+	// ProcStart is the holder's start time in clock ticks since boot
+	// (/proc/PID/stat), which tells a reused pid from the holder; 0 when unknown.
+	ProcStart uint64 `json:"proc_start,omitempty"`
 	// Heartbeat is the lock file's modification time, refreshed while held.
 	Heartbeat time.Time `json:"-"`
 }
@@ -34,20 +40,42 @@ func (l LockInfo) String() string {
 	return fmt.Sprintf("pid %d on %s since %s", l.PID, l.Host, l.Started.Local().Format("2006-01-02 15:04:05"))
 }
 
-// Stale reports whether the lock's holder is gone, and why: on this host, when
-// its process no longer exists; on another host, when the heartbeat is older than
-// staleAfter.
+// Stale reports whether the lock's holder is gone, and why: on any host, when the
+// heartbeat is older than staleAfter; on this host also when its process no longer
+// exists, or when its pid now belongs to a process started at another time (a
+// restarted container reuses pids).
 func (l LockInfo) Stale(now time.Time, staleAfter time.Duration) (bool, string) {
 	if l.Host == hostname() {
 		if !processAlive(l.PID) {
 			return true, fmt.Sprintf("process %d no longer exists on this host", l.PID)
 		}
-		return false, ""
+		if st := procStart(l.PID); l.ProcStart != 0 && st != 0 && st != l.ProcStart {
+			return true, fmt.Sprintf("pid %d is now another process", l.PID)
+		}
 	}
 	if age := now.Sub(l.Heartbeat); age > staleAfter {
 		return true, fmt.Sprintf("no heartbeat from %s for %s (over %s)", l.Host, age.Round(time.Second), staleAfter)
 	}
 	return false, ""
+}
+
+// procStart returns a process's start time in clock ticks since boot, field 22
+// of /proc/PID/stat (0 where there is no /proc).
+func procStart(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces and ')'
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(f[19], 10, 64)
+	return v
 }
 
 // processAlive reports whether a process with this pid exists on this host.
@@ -114,7 +142,7 @@ func Acquire(path string, staleAfter time.Duration) (*Lock, error) {
 	if staleAfter <= 0 {
 		staleAfter = DefaultStaleAfter
 	}
-	content, err := json.Marshal(LockInfo{PID: os.Getpid(), Host: hostname(), Started: time.Now().UTC()})
+	content, err := json.Marshal(LockInfo{PID: os.Getpid(), Host: hostname(), Started: time.Now().UTC(), ProcStart: procStart(os.Getpid())})
 	if err != nil {
 		return nil, err
 	}
