@@ -25,6 +25,7 @@ func newSweep() *cobra.Command {
 	var out, shard string
 	var parallel int
 	var staleAfter time.Duration
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "sweep FILE.yaml --out DIR",
 		Short: "Run a grid of training runs (orderings, sizes, methods, seeds), resumable and sharded over machines",
@@ -77,6 +78,16 @@ process with GOMAXPROCS = cores / P. See docs/SWEEPS.md.`,
 			if err := sweep.Check(s); err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
+			if dryRun {
+				w := cmd.OutOrStdout()
+				fmt.Fprintf(w, "%s: %d runs, evaluations %s; shard %s takes:\n", args[0], len(s.Points), strings.Join(s.Evals, ", "), sh)
+				for _, p := range s.Points {
+					if sh.Takes(p.Index) {
+						fmt.Fprintf(w, "%4d  %s\n", p.Index, filepath.Join(out, p.Name))
+					}
+				}
+				return nil
+			}
 			if err := sweep.Init(out, s, args[0]); err != nil {
 				return err
 			}
@@ -106,7 +117,8 @@ process with GOMAXPROCS = cores / P. See docs/SWEEPS.md.`,
 	f.StringVar(&out, "out", "", "sweep folder (created; or the folder of the same sweep, to continue it)")
 	f.StringVar(&shard, "shard", "0/1", "take runs with index % N == I: I/N (0-based), or slurm ($SLURM_ARRAY_TASK_ID - $SLURM_ARRAY_TASK_MIN of $SLURM_ARRAY_TASK_COUNT)")
 	f.IntVar(&parallel, "parallel", 1, "runs trained at once on this machine (each gets GOMAXPROCS/P cores)")
-	f.DurationVar(&staleAfter, "stale-after", sweep.DefaultStaleAfter, "a lock from another host without heartbeat for this long is abandoned")
+	f.DurationVar(&staleAfter, "stale-after", sweep.DefaultStaleAfter, "a lock without heartbeat for this long is abandoned")
+	f.BoolVar(&dryRun, "dry-run", false, "check the file and list this shard's runs; create nothing")
 	cmd.AddCommand(newSweepStatus(), newSweepRunOne())
 	return cmd
 }
