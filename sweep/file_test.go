@@ -326,3 +326,21 @@ func TestLock(t *testing.T) {
 		t.Fatalf("lock being broken: %v", err)
 	}
 }
+
+func FuzzParseShard(f *testing.F) {
+	for _, s := range []string{"0/1", "3/4", "3/2", "0/0", "-1/2", "/", "junk", "1/2/3", "99999999999999999999/1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		s, err := ParseShard(v)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		if s.Count < 1 || s.Index < 0 || s.Index >= s.Count {
+			t.Fatalf("ParseShard(%q) = %v", v, s)
+		}
+	})
+}

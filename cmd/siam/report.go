@@ -54,7 +54,17 @@ NAME.md writes the same as markdown with NAME/*.svg figures and a NAME.json summ
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 && sweep.IsDir(args[0]) {
+				for _, name := range []string{"sections", "accuracy", "max-spectra", "title"} {
+					if cmd.Flags().Changed(name) {
+						return fmt.Errorf("--%s applies to run folders; %s is a sweep folder (its report has a fixed layout)", name, args[0])
+					}
+				}
 				return sweepReport(cmd, args[0], out, markdown)
+			}
+			for _, a := range args {
+				if sweep.IsDir(a) {
+					return fmt.Errorf("%s is a sweep folder: report it alone (siam report %s), or list its run folders", a, a)
+				}
 			}
 			if markdown != "" {
 				return fmt.Errorf("--markdown needs a sweep folder (one holding %s)", sweep.RecordFile)

@@ -112,6 +112,8 @@ func TestSweepBadInput(t *testing.T) {
 		{"foreign folder", []string{"sweep", good, "--out", foreign}, "not a sweep folder"},
 		{"status of a non-sweep folder", []string{"sweep", "status", foreign}, "not a sweep folder"},
 		{"markdown of run folders", []string{"report", foreign, "--markdown", "x.md"}, "--markdown needs a sweep folder"},
+		{"run-folder flag on a sweep", []string{"report", other, "--sections", "summary", "--out", "OUT"}, "--sections applies to run folders"},
+		{"sweep among run folders", []string{"report", foreign, other, "--out", "OUT"}, "is a sweep folder"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
