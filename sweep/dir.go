@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/siam-ssl/siam/atomicfile"
@@ -70,8 +71,11 @@ func Init(dir string, s *Sweep, source string) error {
 		if err != nil {
 			return err
 		}
-		if len(entries) > 0 {
-			return fmt.Errorf("%s is not empty and is not a sweep folder (no %s); use a new --out folder", dir, RecordFile)
+		for _, e := range entries {
+			// Another shard's half-made record is not foreign content.
+			if !strings.HasPrefix(e.Name(), "."+RecordFile+".tmp-") {
+				return fmt.Errorf("%s is not empty and is not a sweep folder (no %s); use a new --out folder", dir, RecordFile)
+			}
 		}
 		sum := sha256.Sum256(s.Source)
 		var b bytes.Buffer

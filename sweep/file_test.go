@@ -226,6 +226,20 @@ func TestInitPinsFolder(t *testing.T) {
 	if after, _ := os.ReadFile(filepath.Join(dir, RecordFile)); string(after) != string(rec) {
 		t.Fatal("sweep.yaml changed")
 	}
+	// Shards starting at once on an empty folder: every one succeeds, one record.
+	race := filepath.Join(t.TempDir(), "race")
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() { errs <- Init(race, s, "a.yaml") }()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent Init: %v", err)
+		}
+	}
+	if entries, _ := os.ReadDir(race); len(entries) != 1 {
+		t.Fatalf("concurrent Init left %v", entries)
+	}
 	foreign := t.TempDir()
 	os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("x"), 0o644)
 	if err := Init(foreign, s, "a.yaml"); err == nil || !strings.Contains(err.Error(), "not a sweep folder") {

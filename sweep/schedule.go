@@ -130,6 +130,9 @@ func Run(ctx context.Context, dir string, s *Sweep, o Options) (*Result, error) 
 				t0 := time.Now()
 				if o.Command != nil {
 					already, err = runChild(ctx, dir, p, o, procs, log, tag)
+					if err == nil && !isFinished(p.Dir(dir), s, p) {
+						err = fmt.Errorf("the run process exited without error but the run is not finished (see %s)", filepath.Join(p.Dir(dir), LogFile))
+					}
 				} else {
 					already, err = runInProcess(ctx, dir, s, p, o)
 				}
