@@ -98,6 +98,9 @@ type Group struct {
 	// LossStep and LossMean are the training loss against step, averaged over the
 	// group's runs at the logged steps they share (at most 300 points).
 	LossStep, LossMean []float64 `json:"-"`
+	// KNNStep/KNNMean and AUCStep/AUCMean are the monitored weighted k-NN accuracy
+	// and AUC during training (monitor_every), averaged the same way.
+	KNNStep, KNNMean, AUCStep, AUCMean []float64 `json:"-"`
 }
 
 // MarshalJSON names the statistics in snake case.
@@ -183,7 +186,7 @@ func Aggregate(dir string) (*Summary, error) {
 	sts := Status(dir, s, 0)
 	sum.Counts = Counts(sts)
 	groupOf := map[string]int{}
-	curves := map[string][][2][]float64{}
+	curves := map[string]map[string][][2][]float64{} // group -> metrics field -> runs' curves
 	for _, st := range sts {
 		var parts, vals []string
 		for i, a := range s.Axes {
@@ -213,8 +216,11 @@ func Aggregate(dir string) (*Summary, error) {
 		if st.State == Finished {
 			g.Finished++
 		}
-		if x, y := lossCurve(filepath.Join(st.Dir(dir), train.MetricsFile)); len(x) > 0 {
-			curves[gname] = append(curves[gname], [2][]float64{x, y})
+		if curves[gname] == nil {
+			curves[gname] = map[string][][2][]float64{}
+		}
+		for field, c := range metricCurves(filepath.Join(st.Dir(dir), train.MetricsFile)) {
+			curves[gname][field] = append(curves[gname][field], c)
 		}
 	}
 	for gi := range sum.Groups {
@@ -234,7 +240,9 @@ func Aggregate(dir string) (*Summary, error) {
 		g.KNN, g.Linear, g.AUC, g.RankMe = newStat(knn), newStat(lin), newStat(auc), newStat(rank)
 		g.ValLoss, g.FinalLoss = newStat(vl), newStat(fl)
 		g.Sigma = meanSpectrum(sigmas)
-		g.LossStep, g.LossMean = meanCurve(curves[g.Name], 300)
+		g.LossStep, g.LossMean = meanCurve(curves[g.Name]["loss"], 300)
+		g.KNNStep, g.KNNMean = meanCurve(curves[g.Name]["knn_acc"], 300)
+		g.AUCStep, g.AUCMean = meanCurve(curves[g.Name]["auc"], 300)
 	}
 	sum.Predictor = fitPredictor(sum.Runs)
 	return sum, nil
@@ -260,17 +268,19 @@ func readRun(rd string, steps int) RunResult {
 			}
 		}
 	}
-	if x, y := lossCurve(filepath.Join(rd, train.MetricsFile)); len(x) > 0 && int(x[len(x)-1]) == steps {
-		r.FinalLoss = y[len(y)-1]
+	if c, ok := metricCurves(filepath.Join(rd, train.MetricsFile))["loss"]; ok && int(c[0][len(c[0])-1]) == steps {
+		r.FinalLoss = c[1][len(c[1])-1]
 	}
 	return r
 }
 
-// lossCurve reads (step, loss) from a metrics.jsonl.
-func lossCurve(path string) (steps, loss []float64) {
+// metricCurves reads (step, value) curves of the loss and the monitored knn_acc
+// and auc fields from a metrics.jsonl; a field absent from every line is absent.
+func metricCurves(path string) map[string][2][]float64 {
+	out := map[string][2][]float64{}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil
+		return out
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -279,12 +289,21 @@ func lossCurve(path string) (steps, loss []float64) {
 		var m struct {
 			Step *int     `json:"step"`
 			Loss *float64 `json:"loss"`
+			KNN  *float64 `json:"knn_acc"`
+			AUC  *float64 `json:"auc"`
 		}
-		if json.Unmarshal(sc.Bytes(), &m) == nil && m.Step != nil && m.Loss != nil {
-			steps, loss = append(steps, float64(*m.Step)), append(loss, *m.Loss)
+		if json.Unmarshal(sc.Bytes(), &m) != nil || m.Step == nil {
+			continue
+		}
+		for field, v := range map[string]*float64{"loss": m.Loss, "knn_acc": m.KNN, "auc": m.AUC} {
+			if v != nil {
+				c := out[field]
+				c[0], c[1] = append(c[0], float64(*m.Step)), append(c[1], *v)
+				out[field] = c
+			}
 		}
 	}
-	return steps, loss
+	return out
 }
 
 // meanCurve averages curves at the steps all of them logged, then bins the result

@@ -42,7 +42,11 @@ func fakeSweep(t *testing.T) (string, *Sweep) {
 		}
 		var metrics []byte
 		for i := 1; i <= step; i++ {
-			metrics = append(metrics, fmt.Sprintf(`{"step":%d,"loss":%g}`+"\n", i, -float64(i)/10-seed/100)...)
+			extra := ""
+			if i%5 == 0 {
+				extra = fmt.Sprintf(`,"knn_acc":%g,"auc":0.8`, acc*float64(i)/10)
+			}
+			metrics = append(metrics, fmt.Sprintf(`{"step":%d,"loss":%g%s}`+"\n", i, -float64(i)/10-seed/100, extra)...)
 		}
 		os.WriteFile(filepath.Join(rd, train.MetricsFile), metrics, 0o644)
 		recs := fmt.Sprintf(`{"kind":"knn","step":%d,"accuracy":%g}
@@ -86,6 +90,9 @@ func TestAggregate(t *testing.T) {
 	if len(m.LossStep) != 10 || !near(m.LossMean[9], -1.02) || !near(m.FinalLoss.Mean, -1.02) {
 		t.Errorf("loss curve %v %v, final %+v", m.LossStep, m.LossMean, m.FinalLoss)
 	}
+	if len(m.KNNStep) != 2 || !near(m.KNNMean[1], 0.62) || len(m.AUCMean) != 2 || !near(m.AUCMean[0], 0.8) {
+		t.Errorf("monitored curves %v %v, %v", m.KNNStep, m.KNNMean, m.AUCMean)
+	}
 	h := sum.Groups[2]
 	// The unfinished run counts only with records at the final step: its k-NN
 	// record is of step 5, so hybrid has two k-NN values.
@@ -120,7 +127,7 @@ func TestAggregate(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(md)
-	for _, want := range []string{"## fake", "| order=single | 3/3 | 72.0 ± 1.0 | – |", "![knn](fake/knn.svg) ![loss_curves](fake/loss_curves.svg)", "fake/spectra.svg", "fake/predictor.svg", "| loss+auc |"} {
+	for _, want := range []string{"## fake", "| order=single | 3/3 | 72.0 ± 1.0 | – |", "![knn](fake/knn.svg) ![loss_curves](fake/loss_curves.svg)", "fake/spectra.svg", "fake/predictor.svg", "fake/knn_curves.svg", "fake/auc_curves.svg", "| loss+auc |"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, b)
 		}

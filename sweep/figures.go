@@ -32,7 +32,8 @@ var metricSpecs = []metricSpec{
 
 // Figures draws the sweep's figures: each measured metric (mean ± sd over seeds)
 // against the first non-seed axis, one line per value of the other axes; the
-// mean training-loss curves of the groups; their mean final spectra and explained
+// mean training-loss curves of the groups (and the monitored k-NN and AUC curves
+// when the runs were monitored); their mean final spectra and explained
 // variance; and, when fitted, predicted against actual accuracy. Metrics nobody
 // measured are left out.
 func (s *Summary) Figures() ([]Figure, error) {
@@ -65,6 +66,34 @@ func (s *Summary) Figures() ([]Figure, error) {
 			at = 1
 		}
 		figs = slices.Insert(figs, at, Figure{"loss_curves", "Training loss against step, mean over seeds (metrics.jsonl).", f})
+	}
+	for _, c := range []struct {
+		name, title, ylabel, caption string
+		scale                        float64
+		get                          func(g Group) ([]float64, []float64)
+	}{
+		{"knn_curves", "k-NN accuracy during training", "weighted k-NN accuracy (%)", "Monitored weighted 200-NN accuracy (monitor_samples training images as memory, up to 2,000 validation queries) against step, mean over seeds (Figure 8, left).", 100,
+			func(g Group) ([]float64, []float64) { return g.KNNStep, g.KNNMean }},
+		{"auc_curves", "Collapse AUC during training", "AUC", "Monitored AUC (monitor_samples training images) against step, mean over seeds (Figure 8, right).", 1,
+			func(g Group) ([]float64, []float64) { return g.AUCStep, g.AUCMean }},
+	} {
+		var series []plots.Series
+		for _, g := range s.Groups {
+			if x, y := c.get(g); len(x) > 0 {
+				ys := make([]float64, len(y))
+				for i, v := range y {
+					ys[i] = c.scale * v
+				}
+				series = append(series, plots.Series{Name: g.Name, X: x, Y: ys})
+			}
+		}
+		if len(series) > 0 {
+			f, err := plots.Lines(c.title, "step", c.ylabel, series)
+			if err != nil {
+				return nil, err
+			}
+			figs = append(figs, Figure{c.name, c.caption, f})
+		}
 	}
 	var spectra []plots.Series
 	for _, g := range s.Groups {
