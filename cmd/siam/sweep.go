@@ -167,6 +167,9 @@ func printStatus(w io.Writer, dir string, s *sweep.Sweep, sts []sweep.RunStatus)
 		switch st.State {
 		case sweep.Running:
 			detail = st.Lock.String()
+			if st.Step >= st.Steps && len(st.Missing) > 0 {
+				detail = "evaluating (" + strings.Join(st.Missing, ", ") + " to do); " + detail
+			}
 		case sweep.Failed:
 			detail = st.Error
 		case sweep.Waiting:
