@@ -17,17 +17,58 @@ import (
 // eigenvalues of the tridiagonal matrix with LAPACK's dsterf (gonum). At d=512 it
 // is ~10x faster than gonum's EigenSym; EigenSym remains the fallback if dsterf
 // fails.
-func symEigenvalues(a []float64, d int) ([]float64, error) {
+//
+// The matrix is first multiplied by a power of four that brings its largest
+// |entry| near 1 (exact, and undone on the eigenvalues): dsterf's own rescaling of
+// matrices near the ends of the float64 range panics in gonum, and a matrix far
+// from unit scale loses nothing by the change. A panic inside gonum is turned into
+// ErrEigen rather than crashing the caller.
+func symEigenvalues(a []float64, d int) (lam []float64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			lam, err = nil, fmt.Errorf("%w: symmetric eigensolver (d=%d): %v", ErrEigen, d, p)
+		}
+	}()
+	var m float64
+	for i := range d {
+		for _, v := range a[i*d+i : (i+1)*d] {
+			if f := math.Abs(v); !(f <= m) {
+				m = f
+			}
+		}
+	}
+	if math.IsNaN(m) || math.IsInf(m, 0) {
+		return nil, fmt.Errorf("%w: symmetric eigensolver (d=%d): the matrix holds %v", ErrEigen, d, m)
+	}
+	e := 0 // a is scaled by 4^-e = 2^(-2e)
+	if m > 0 {
+		_, be := math.Frexp(m)
+		e = be / 2
+	}
+	if e != 0 {
+		f := math.Ldexp(1, -2*e)
+		for i := range d {
+			row := a[i*d+i : (i+1)*d]
+			for j := range row {
+				row[j] *= f
+			}
+		}
+	}
 	orig := append([]float64(nil), a...)
 	diag, off := tridiagonalize(a, d)
 	if (lapack.Implementation{}).Dsterf(d, diag, off) {
-		return diag, nil
+		lam = diag
+	} else {
+		var es mat.EigenSym
+		if !es.Factorize(mat.NewSymDense(d, orig), false) {
+			return nil, fmt.Errorf("%w: symmetric eigensolver (d=%d)", ErrEigen, d)
+		}
+		lam = es.Values(nil)
 	}
-	var es mat.EigenSym
-	if !es.Factorize(mat.NewSymDense(d, orig), false) {
-		return nil, fmt.Errorf("%w: symmetric eigensolver (d=%d)", ErrEigen, d)
+	for i := range lam {
+		lam[i] = math.Ldexp(lam[i], 2*e)
 	}
-	return es.Values(nil), nil
+	return lam, nil
 }
 
 // tridiagGrain is the trailing-matrix size below which a tridiagonalisation step

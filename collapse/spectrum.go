@@ -125,12 +125,22 @@ var (
 	ErrNonFinite = errors.New("collapse: non-finite value")
 	// ErrEigen reports that the eigensolver or SVD did not converge.
 	ErrEigen = errors.New("collapse: decomposition did not converge")
+	// ErrRange reports finite features whose singular values do not fit in a
+	// float64 (beyond ~1.8e308); the AUC and RankMe are scale-free, so dividing the
+	// features by a constant gives the same metrics.
+	ErrRange = errors.New("collapse: singular values exceed the float64 range")
 )
 
 // Spectrum computes the singular values of the column-centred n x d row-major matrix x
 // (optionally L2-normalising rows first) and the collapse metrics of Result. x is not
 // modified. It fails on an empty matrix, n < 2, d < 1, len(x) != n*d, or a NaN/Inf
 // entry (the error names the first offending row).
+//
+// Finite entries of any magnitude are accepted: a matrix whose largest |entry| is
+// beyond 2^30 or below 2^-30 is measured on a copy rescaled by a power of two (the
+// metrics are scale-free) and its singular values and mean are reported in the
+// original scale; if a singular value does not fit in a float64 the error is
+// ErrRange. A copy costs len(x) more elements, only for such matrices.
 func Spectrum[T Float](x []T, n, d int, opts Options) (*Result, error) {
 	switch {
 	case n < 2 || d < 1:
@@ -138,6 +148,28 @@ func Spectrum[T Float](x []T, n, d int, opts Options) (*Result, error) {
 	case len(x) != n*d:
 		return nil, fmt.Errorf("%w: len(x) = %d, want n*d = %d*%d = %d", ErrShape, len(x), n, d, n*d)
 	}
+	if e := inputScale(x); e != 0 {
+		r, err := spectrum(scaled(x, e), n, d, opts)
+		if err != nil {
+			return nil, err
+		}
+		if err := unscale(r, e); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	r, err := spectrum(x, n, d, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSingular(r.Singular); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// spectrum is Spectrum on a checked matrix of moderate magnitude.
+func spectrum[T Float](x []T, n, d int, opts Options) (*Result, error) {
 	var (
 		st  *stats
 		cov []float64

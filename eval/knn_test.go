@@ -219,38 +219,6 @@ func TestKNNMatchesBruteForce(t *testing.T) {
 	}
 }
 
-func TestNearestNeighborsChunkInvariance(t *testing.T) {
-	const nq, nk, dim, k = 333, 2100, 24, 50
-	q, keys := RandomUnitVectors(nq, dim, 1), RandomUnitVectors(nk, dim, 2)
-	ref, err := NearestNeighbors(q, keys, dim, k, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, chunk := range []int{2, 7, 64, 256, 1000} {
-		got, err := NearestNeighbors(q, keys, dim, k, chunk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(got.Index, ref.Index) {
-			t.Errorf("chunk %d: neighbour indices differ from chunk 1", chunk)
-		}
-		for i := range got.Sim {
-			if math.Abs(float64(got.Sim[i]-ref.Sim[i])) > 1e-6 {
-				t.Fatalf("chunk %d: sim[%d] = %v, chunk 1 %v", chunk, i, got.Sim[i], ref.Sim[i])
-			}
-		}
-	}
-	// Sorted descending, and each list equals a full sort of that query's row.
-	for qi := range nq {
-		_, s := ref.Row(qi)
-		for j := 1; j < k; j++ {
-			if s[j] > s[j-1] {
-				t.Fatalf("query %d not sorted: %v", qi, s)
-			}
-		}
-	}
-}
-
 func TestKNNErrors(t *testing.T) {
 	keys := []float32{1, 0, 0, 1, 1, 1}
 	kl := []int{0, 1, 1}

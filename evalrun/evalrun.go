@@ -30,6 +30,12 @@ type Run struct {
 	Data        string // the dataset spec used ("" = embedded)
 	Train, Test *data.Dataset
 	Recipe      data.Recipe // the run's augmentation; its evaluation transform normalises
+	// Rep, when set, is evaluated instead of Model: a backbone trained elsewhere
+	// (siam eval --weights). Such a run has no Model, so no validation loss.
+	Rep eval.Representer
+	// Annotate, when set, completes every record (e.g. with the weights file
+	// measured); it may also delete fields such as "step".
+	Annotate func(Record)
 
 	// feats caches whole-split features between evaluations of one Run
 	// (collapse and k-NN both need the training split's).
@@ -111,7 +117,19 @@ func (r *Run) Split(name string) (*data.Dataset, error) {
 
 // Record starts a results.jsonl record of the given kind for this run.
 func (r *Run) Record(kind string) Record {
-	return Record{"kind": kind, "step": r.Step, "data": DataName(r.Data)}
+	rec := Record{"kind": kind, "step": r.Step, "data": DataName(r.Data)}
+	if r.Annotate != nil {
+		r.Annotate(rec)
+	}
+	return rec
+}
+
+// Representer is the model the run's features come from: Rep when set, else Model.
+func (r *Run) Representer() eval.Representer {
+	if r.Rep != nil {
+		return r.Rep
+	}
+	return r.Model
 }
 
 // Append adds rec, stamped with the current time, as one line of
@@ -131,7 +149,7 @@ func (r *Run) Features(split string, idx []int, batch int, consume bool) (x []fl
 		return nil, 0, nil, err
 	}
 	if idx != nil {
-		return eval.FeaturesWith(r.Model, ds, r.Recipe, idx, batch)
+		return eval.FeaturesWith(r.Representer(), ds, r.Recipe, idx, batch)
 	}
 	k := featKey{split, batch}
 	if f, ok := r.feats[k]; ok {
@@ -140,7 +158,7 @@ func (r *Run) Features(split string, idx []int, batch int, consume bool) (x []fl
 		}
 		return f.x, f.dim, f.labels, nil
 	}
-	x, dim, labels, err = eval.FeaturesWith(r.Model, ds, r.Recipe, nil, batch)
+	x, dim, labels, err = eval.FeaturesWith(r.Representer(), ds, r.Recipe, nil, batch)
 	if err != nil {
 		return nil, 0, nil, err
 	}

@@ -1,6 +1,7 @@
 package evalrun
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -137,6 +138,9 @@ func (r *Run) Loss(o LossOptions) (Record, *eval.LossResult, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if r.Model == nil {
+		return nil, nil, errors.New("the validation loss needs a run's whole model (projector and predictor), not a backbone alone")
+	}
 	lo := o.LossOptions
 	lo.Recipe = &r.Recipe
 	res, err := eval.ValLoss(r.Model, ds, lo)
@@ -159,7 +163,7 @@ func (r *Run) Linear(o eval.LinearOptions) (Record, *eval.LinearResult, error) {
 	if o.Recipe == nil {
 		o.Recipe = &r.Recipe
 	}
-	res, err := eval.LinearProbe(r.Model, r.Train, test, o)
+	res, err := eval.LinearProbe(r.Representer(), r.Train, test, o)
 	if err != nil {
 		return nil, nil, err
 	}

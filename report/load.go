@@ -1,15 +1,17 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -35,6 +37,44 @@ type metric struct {
 	AUC        *float64 `json:"auc"`
 	RankMe     *float64 `json:"rankme"`
 	KNN        *float64 `json:"knn_acc"`
+	// NonFinite names the fields written as null because their value was NaN or
+	// ±Inf ("auc": "NaN"); loadMetrics puts the value back.
+	NonFinite map[string]string `json:"nonfinite"`
+	// Alarm is a collapse alarm raised at this step ("auc 0.93 > 0.9").
+	Alarm string `json:"alarm"`
+}
+
+// nonFiniteField returns the field of m that a "nonfinite" key restores, or nil
+// for a key this report does not read.
+func (m *metric) nonFiniteField(k string) **float64 {
+	switch k {
+	case "loss":
+		return &m.Loss
+	case "lr":
+		return &m.LR
+	case "images_per_s":
+		return &m.ImagesPerS
+	case "auc":
+		return &m.AUC
+	case "rankme":
+		return &m.RankMe
+	case "knn_acc":
+		return &m.KNN
+	}
+	return nil
+}
+
+// parseNonFinite reads a "nonfinite" value: NaN, +Inf or -Inf.
+func parseNonFinite(s string) (float64, error) {
+	switch s {
+	case "NaN":
+		return math.NaN(), nil
+	case "+Inf":
+		return math.Inf(1), nil
+	case "-Inf":
+		return math.Inf(-1), nil
+	}
+	return 0, fmt.Errorf(`"nonfinite" value %q: want NaN, +Inf or -Inf`, s)
 }
 
 // spectrum is one line of spectra.jsonl.
@@ -71,13 +111,22 @@ type run struct {
 	hasSpectra bool       // spectra.jsonl exists
 	results    map[string]*result
 	hasResults bool // results.jsonl exists
+	// warnings name lines skipped and values not drawn, with file:line or step.
+	warnings []string
+}
+
+// warn records a warning about the run's files.
+func (r *run) warn(format string, args ...any) {
+	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
 }
 
 // path returns the path of file name inside the run folder.
 func (r *run) path(name string) string { return filepath.Join(r.dir, name) }
 
-// loadRun reads a run folder. metrics.jsonl is required; config.yaml,
-// spectra.jsonl and results.jsonl are optional, but must parse when present.
+// loadRun reads a run folder. metrics.jsonl is required unless results.jsonl
+// is there (the results folder of a model measured with --weights, which has
+// no training history); config.yaml, spectra.jsonl and results.jsonl are
+// optional, but must parse when present.
 func loadRun(dir string) (*run, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -134,20 +183,34 @@ func (r *run) loadConfig() error {
 
 // eachLine calls fn for every non-blank line of a JSON-lines file with its 1-based
 // line number; it returns the number of lines seen. An error from fn is prefixed
-// with file:line.
-func eachLine(path string, fn func(line []byte, n int) error) (int, error) {
-	f, err := os.Open(path)
+// with file:line. Lines may be of any length. Nothing is skipped silently: a blank
+// line is skipped with a warning, and so is a last line that lacks its newline and
+// does not parse (the writer died in the middle of it); any other bad line is an
+// error.
+func (r *run) eachLine(path string, fn func(line []byte, n int) error) (int, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, fmt.Errorf("report: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<16), 1<<28) // spectra lines can be long
-	n, seen := 0, 0
-	for sc.Scan() {
-		n++
-		line := bytes.TrimSpace(sc.Bytes())
+	seen := 0
+	for n, rest := 1, b; len(rest) > 0; n++ {
+		line := rest
+		i := bytes.IndexByte(rest, '\n')
+		torn := i < 0
+		if torn {
+			rest = nil
+		} else {
+			line, rest = rest[:i], rest[i+1:]
+		}
+		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
+			if !torn {
+				r.warn("%s:%d: blank line skipped", path, n)
+			}
+			continue
+		}
+		if torn && !json.Valid(line) {
+			r.warn("%s:%d: incomplete last line skipped (%d bytes without a newline: the writer stopped in the middle of it)", path, n, len(line))
 			continue
 		}
 		seen++
@@ -157,9 +220,6 @@ func eachLine(path string, fn func(line []byte, n int) error) (int, error) {
 		if err := fn(line, n); err != nil {
 			return seen, fmt.Errorf("report: %s:%d: %w", path, n, err)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return seen, fmt.Errorf("report: %s: line %d: %w", path, n+1, err)
 	}
 	return seen, nil
 }
@@ -174,10 +234,20 @@ func decodeStrict(line []byte, v any) error {
 
 func (r *run) loadMetrics() error {
 	p := r.path(MetricsFile)
-	if _, err := os.Stat(p); err != nil {
+	_, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, rerr := os.Stat(r.path(ResultsFile)); rerr == nil {
+			return nil // results only: a model trained elsewhere
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("report: run folder %s has no %s (is it a `siam train` output folder?): %w", r.dir, MetricsFile, err)
 	}
-	seen, err := eachLine(p, func(line []byte, _ int) error {
+	type fieldValue struct{ field, value string }
+	steps := map[fieldValue][]int{}
+	var order []fieldValue
+	var alarms []string
+	seen, err := r.eachLine(p, func(line []byte, _ int) error {
 		var m metric
 		if err := decodeStrict(line, &m); err != nil {
 			return err
@@ -185,8 +255,25 @@ func (r *run) loadMetrics() error {
 		if m.Step == nil {
 			return errors.New(`missing "step"`)
 		}
+		for _, k := range slices.Sorted(maps.Keys(m.NonFinite)) {
+			v, err := parseNonFinite(m.NonFinite[k])
+			if err != nil {
+				return err
+			}
+			if f := m.nonFiniteField(k); f != nil {
+				*f = &v
+			}
+			fv := fieldValue{k, m.NonFinite[k]}
+			if steps[fv] == nil {
+				order = append(order, fv)
+			}
+			steps[fv] = append(steps[fv], *m.Step)
+		}
 		if m.Loss == nil {
 			return errors.New(`missing "loss"`)
+		}
+		if m.Alarm != "" {
+			alarms = append(alarms, fmt.Sprintf("step %d (%s)", *m.Step, m.Alarm))
 		}
 		r.metrics = append(r.metrics, m)
 		return nil
@@ -197,7 +284,36 @@ func (r *run) loadMetrics() error {
 	if seen == 0 {
 		return fmt.Errorf("report: %s: no parsable lines (empty file)", p)
 	}
+	for _, fv := range order {
+		r.warn("%s: %s is %s at %s (non-finite values are not drawn)", p, fv.field, fv.value, stepList(steps[fv]))
+	}
+	if len(alarms) > 0 {
+		more := ""
+		if len(alarms) > 5 {
+			more = fmt.Sprintf(" and %d more monitored steps", len(alarms)-5)
+		}
+		r.warn("Collapse alarm in %s at %s%s.", p, strings.Join(alarms[:min(len(alarms), 5)], ", "), more)
+	}
 	return nil
+}
+
+// stepList writes "step 4" or "steps 2, 4, 6" (the first 10, then a count).
+func stepList(s []int) string {
+	if len(s) == 1 {
+		return fmt.Sprintf("step %d", s[0])
+	}
+	var b strings.Builder
+	b.WriteString("steps ")
+	for i, v := range s[:min(len(s), 10)] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, v)
+	}
+	if len(s) > 10 {
+		fmt.Fprintf(&b, " and %d more", len(s)-10)
+	}
+	return b.String()
 }
 
 func (r *run) loadSpectra() error {
@@ -207,7 +323,7 @@ func (r *run) loadSpectra() error {
 	}
 	r.hasSpectra = true
 	byStep := map[int]spectrum{}
-	_, err := eachLine(p, func(line []byte, _ int) error {
+	_, err := r.eachLine(p, func(line []byte, _ int) error {
 		var s spectrum
 		if err := decodeStrict(line, &s); err != nil {
 			return err
@@ -250,7 +366,7 @@ func (r *run) loadResults() error {
 		return nil
 	}
 	r.hasResults = true
-	_, err := eachLine(p, func(line []byte, n int) error {
+	_, err := r.eachLine(p, func(line []byte, n int) error {
 		res := &result{line: n}
 		if err := decodeStrict(line, res); err != nil {
 			return err

@@ -15,6 +15,8 @@ type RunMetrics struct {
 	AUCFromMonitor bool // AUC is the last monitored value, not a `siam collapse` result
 	KNNFromMonitor bool
 	Steps          int
+	// Warnings name what was skipped or odd in the run folder's files (file:line).
+	Warnings []string
 }
 
 // LoadRunMetrics reads a run folder (metrics.jsonl required; results.jsonl and
@@ -27,7 +29,8 @@ func LoadRunMetrics(dir string) (RunMetrics, error) {
 	}
 	s := r.summarize()
 	return RunMetrics{Name: r.name, Dir: dir, ValLoss: s.ValLoss, AUC: s.AUC, Linear: s.Linear, KNN: s.KNN,
-		AUCFromMonitor: s.AUCFrom != "", KNNFromMonitor: s.KNNFrom != "", Steps: s.Steps}, nil
+		AUCFromMonitor: s.AUCFrom != "", KNNFromMonitor: s.KNNFrom != "", Steps: s.Steps,
+		Warnings: r.warnings}, nil
 }
 
 // Accuracy returns the linear-probe accuracy, or the k-NN accuracy when kind is

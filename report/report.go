@@ -9,7 +9,8 @@
 // The page has inline SVG figures (package plots) and a small stylesheet, no
 // scripts and no external assets, so it can be mailed or archived as one file.
 //
-// A run folder holds config.yaml (optional), metrics.jsonl (required),
+// A run folder holds config.yaml (optional), metrics.jsonl (required, except in
+// a folder of results from `siam ... --weights`, which has no training history),
 // spectra.jsonl and results.jsonl (optional); see the constants ConfigFile etc.
 // Malformed lines are errors naming file:line. Sections are chosen by
 // Options.Sections: by default every section the data allow (and the rest is
@@ -84,6 +85,10 @@ type Options struct {
 	Names []string
 	// FigureWidth and FigureHeight size the figures; default 6.5 × 3.4 inches.
 	FigureWidth, FigureHeight vg.Length
+	// Warn, when set, receives every warning about the inputs (a blank or torn
+	// line skipped, a non-finite value not drawn, a collapse alarm), each naming
+	// its file and line or step; the page shows them too.
+	Warn func(string)
 }
 
 func (o *Options) defaults() error {
@@ -141,8 +146,11 @@ type summary struct {
 func (r *run) summarize() summary {
 	nan := math.NaN()
 	s := summary{AUC: nan, RankMe: nan, KNN: nan, Linear: nan, ValLoss: nan, pred: nan}
-	last := r.metrics[len(r.metrics)-1]
-	s.Steps, s.FinalLoss = *last.Step, *last.Loss
+	s.FinalLoss = nan
+	if len(r.metrics) > 0 {
+		last := r.metrics[len(r.metrics)-1]
+		s.Steps, s.FinalLoss = *last.Step, *last.Loss
+	}
 	var lastAUC, lastRank, lastKNN *float64
 	for _, m := range r.metrics {
 		if m.AUC != nil || m.KNN != nil {
@@ -215,6 +223,11 @@ func Build(runDirs []string, opts Options) ([]byte, error) {
 		}
 		runs[i] = r
 		base[r.name]++
+		if opts.Warn != nil {
+			for _, w := range r.warnings {
+				opts.Warn(w)
+			}
+		}
 	}
 	for i, r := range runs {
 		switch {
@@ -355,6 +368,9 @@ func (b *builder) build() (*page, error) {
 func (b *builder) checkRequired() error {
 	for i, r := range b.runs {
 		s := b.sums[i]
+		if _, req := b.opts.want(SectionLoss); req && len(r.metrics) == 0 {
+			return fmt.Errorf("report: %s: no training history (no %s), needed by section %q", r.dir, MetricsFile, SectionLoss)
+		}
 		if _, req := b.opts.want(SectionMonitor); req && s.Monitored == 0 {
 			return fmt.Errorf("report: %s: no monitored step (no \"auc\" or \"knn_acc\" field), needed by section %q", r.path(MetricsFile), SectionMonitor)
 		}
@@ -382,6 +398,7 @@ func (b *builder) runSection(i int, r *run) (runPage, error) {
 		rp.ConfigNote = "no " + ConfigFile + " in this folder"
 	}
 	rp.Config = configEntries(r.config, r.configKeys)
+	rp.Notes = append(rp.Notes, r.warnings...)
 	s := b.sums[i]
 	add := func(f *plots.Figure, err error, caption string) error {
 		if err != nil {
@@ -394,23 +411,22 @@ func (b *builder) runSection(i int, r *run) (runPage, error) {
 		rp.Figures = append(rp.Figures, fig)
 		return nil
 	}
-	if show, _ := b.opts.want(SectionLoss); show {
-		x, y := lossCurve(r.metrics, 500)
+	if len(r.metrics) == 0 {
+		rp.Notes = append(rp.Notes, "No "+MetricsFile+": a model measured without its training history (siam ... --weights); training curves skipped.")
+	} else if x, y := lossCurve(r.metrics, 500); len(x) > 0 && b.showLoss() {
 		f, err := plots.Lines("Training loss", "step", "loss", []plots.Series{{Name: "loss", X: x, Y: y}})
 		if err := add(f, err, "SimSiam loss against step ("+MetricsFile+")."); err != nil {
 			return rp, err
 		}
 	}
-	if show, _ := b.opts.want(SectionMonitor); show {
-		if s.MonitorAUC > 0 {
-			x, y := monitorCurve(r.metrics, func(m metric) *float64 { return m.AUC }, 1)
+	if show, _ := b.opts.want(SectionMonitor); show && len(r.metrics) > 0 {
+		if x, y := monitorCurve(r.metrics, func(m metric) *float64 { return m.AUC }, 1); len(x) > 0 {
 			f, err := plots.Lines("Collapse AUC", "step", "AUC", []plots.Series{{Name: "AUC", X: x, Y: y}})
 			if err := add(f, err, "AUC of the cumulative explained variance (Eq. 2) at monitored steps; higher is more collapse."); err != nil {
 				return rp, err
 			}
 		}
-		if s.MonKNN > 0 {
-			x, y := monitorCurve(r.metrics, func(m metric) *float64 { return m.KNN }, 100)
+		if x, y := monitorCurve(r.metrics, func(m metric) *float64 { return m.KNN }, 100); len(x) > 0 {
 			f, err := plots.Lines("k-NN accuracy", "step", "k-NN accuracy (%)", []plots.Series{{Name: "k-NN accuracy (%)", X: x, Y: y}})
 			if err := add(f, err, "Weighted 200-NN top-1 accuracy at monitored steps."); err != nil {
 				return rp, err
@@ -489,12 +505,17 @@ func lossCurve(ms []metric, maxPoints int) (x, y []float64) {
 	for i := 0; i < len(ms); i += per {
 		end := min(i+per, len(ms))
 		var sx, sy float64
+		n := 0.0
 		for _, m := range ms[i:end] {
-			sx += float64(*m.Step)
-			sy += *m.Loss
+			if finite(*m.Loss) { // non-finite values are named in the run's notes
+				sx += float64(*m.Step)
+				sy += *m.Loss
+				n++
+			}
 		}
-		n := float64(end - i)
-		x, y = append(x, sx/n), append(y, sy/n)
+		if n > 0 {
+			x, y = append(x, sx/n), append(y, sy/n)
+		}
 	}
 	return x, y
 }
@@ -502,12 +523,21 @@ func lossCurve(ms []metric, maxPoints int) (x, y []float64) {
 // monitorCurve returns one monitored field against step, times scale.
 func monitorCurve(ms []metric, field func(metric) *float64, scale float64) (x, y []float64) {
 	for _, m := range ms {
-		if v := field(m); v != nil {
+		if v := field(m); v != nil && finite(*v) { // non-finite ones are named in the notes
 			x, y = append(x, float64(*m.Step)), append(y, *v*scale)
 		}
 	}
 	return x, y
 }
+
+// showLoss reports whether the loss section is shown.
+func (b *builder) showLoss() bool {
+	show, _ := b.opts.want(SectionLoss)
+	return show
+}
+
+// finite reports whether v is neither NaN nor ±Inf.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // pickEven returns at most n elements of s, evenly spaced, keeping the first and last.
 func pickEven[T any](s []T, n int) []T {
@@ -717,7 +747,7 @@ func (b *builder) summaryRows(p *page) {
 		s := b.sums[i]
 		rw := row{
 			Name:    r.name,
-			Steps:   fmt.Sprint(s.Steps),
+			Steps:   steps(r, s),
 			Loss:    num(s.FinalLoss, "%.4f"),
 			AUC:     num(s.AUC, "%.3f"),
 			RankMe:  num(s.RankMe, "%.1f"),
@@ -763,4 +793,13 @@ func pct(v float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.1f%%", 100*v)
+}
+
+// steps is the summary table's step count: "–" for a folder without training
+// history.
+func steps(r *run, s summary) string {
+	if len(r.metrics) == 0 {
+		return "–"
+	}
+	return fmt.Sprint(s.Steps)
 }

@@ -165,6 +165,7 @@ func TestBuildErrors(t *testing.T) {
 		{"need-spectra", map[string]string{MetricsFile: okMetrics}, Options{Sections: []Section{SectionSpectra}}, []string{"DIR/spectra.jsonl: file not found", `section "spectra"`}},
 		{"need-compare", map[string]string{MetricsFile: okMetrics}, Options{Sections: []Section{SectionCompare}}, []string{"DIR: no final spectrum", `section "compare"`}},
 		{"need-predictor", map[string]string{MetricsFile: okMetrics}, Options{Sections: []Section{SectionPredictor}}, []string{"needs at least 4 runs", "run: missing val_loss", "DIR/results.jsonl"}},
+		{"need-loss-weights-folder", map[string]string{ResultsFile: `{"kind":"knn","accuracy":0.3}` + "\n"}, Options{Sections: []Section{SectionLoss}}, []string{"DIR: no training history (no metrics.jsonl)", `section "loss"`}},
 		{"bad-section", map[string]string{MetricsFile: okMetrics}, Options{Sections: []Section{"plots"}}, []string{`unknown section "plots"`}},
 		{"bad-accuracy", map[string]string{MetricsFile: okMetrics}, Options{Accuracy: "top5"}, []string{`accuracy "top5"`}},
 		{"bad-names", map[string]string{MetricsFile: okMetrics}, Options{Names: []string{"a", "b"}}, []string{"2 names for 1 run folders"}},
@@ -191,6 +192,35 @@ func TestBuildErrors(t *testing.T) {
 	}
 	if _, err := Build(nil, Options{}); err == nil {
 		t.Error("no run folders accepted")
+	}
+}
+
+// TestWeightsFolder: the results folder of a model measured with --weights
+// has results.jsonl and config.yaml but no training history; it is reported
+// (summary, final spectrum) and read by LoadRunMetrics.
+func TestWeightsFolder(t *testing.T) {
+	dir := writeRun(t, map[string]string{
+		ConfigFile: "weights: /models/r50.pth\narch: resnet50\n",
+		ResultsFile: `{"kind":"collapse","auc":0.7,"rankme":12.5,"singular_values":[3,2,1,0.5],"arch":"resnet50","mean":[0.485,0.456,0.406]}
+{"kind":"knn","accuracy":0.42,"weights":"/models/r50.pth"}
+`})
+	html, err := Build([]string{dir, fixtureRuns(t)[0]}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(html)
+	for _, want := range []string{"No metrics.jsonl: a model measured without its training history", "/models/r50.pth",
+		"<td>run</td><td>–</td><td>–</td><td>0.700</td><td>12.5</td><td>42.0%</td>", `id="compare"`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	m, err := LoadRunMetrics(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.AUC != 0.7 || m.KNN != 0.42 || m.Steps != 0 {
+		t.Errorf("LoadRunMetrics = %+v", m)
 	}
 }
 

@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -41,8 +42,9 @@ var ErrNonFiniteState = errors.New("model state is not finite")
 // SaveCheckpoint writes model and optimizer state at step atomically to
 // RUN_DIR/checkpoint.safetensors. A state with any NaN or Inf (weights, BN
 // statistics, momentum) is refused with ErrNonFiniteState, so the checkpoint on
-// disk always stays the last good one.
-func SaveCheckpoint(dir string, c Config, step int, m ssl.Method, opt optim.Optimizer) error {
+// disk always stays the last good one. Entries of extra (e.g. InputMeta) are
+// added to the metadata; they cannot replace the fixed keys.
+func SaveCheckpoint(dir string, c Config, step int, m ssl.Method, opt optim.Optimizer, extra ...map[string]string) error {
 	ts := append(ssl.State(m), opt.State()...)
 	for _, t := range ts {
 		for _, v := range t.Data {
@@ -51,13 +53,20 @@ func SaveCheckpoint(dir string, c Config, step int, m ssl.Method, opt optim.Opti
 			}
 		}
 	}
-	meta := map[string]string{
+	meta := map[string]string{}
+	for _, x := range extra {
+		maps.Copy(meta, x)
+	}
+	maps.Copy(meta, map[string]string{
 		"format":      checkpointKind,
 		"step":        strconv.Itoa(step),
 		"optim_steps": strconv.FormatInt(opt.Steps(), 10),
 		"config":      string(c.YAML()),
+	})
+	if err := nn.SaveTensors(filepath.Join(dir, CheckpointFile), ts, meta); err != nil {
+		return fmt.Errorf("step %d: checkpoint not saved (%w); the last good checkpoint in %s is kept", step, err, dir)
 	}
-	return nn.SaveTensors(filepath.Join(dir, CheckpointFile), ts, meta)
+	return nil
 }
 
 // ErrNoCheckpoint means a run folder has no checkpoint yet.

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"reflect"
@@ -48,6 +49,13 @@ type Config struct {
 	MonitorSamples  int     `yaml:"monitor_samples" json:"monitor_samples"`
 	Workers         int     `yaml:"workers" json:"workers"` // augmentation workers
 	Augment         string  `yaml:"augment" json:"augment"` // auto, gray28, color32
+	// Collapse alarm (needs MonitorEvery > 0; see AlarmMessage): raised when the
+	// monitored AUC exceeds AlarmAUC (0 = off) or RankMe falls below AlarmRankMe
+	// (0 = off); AlarmAction "warn" (default) logs it, "stop" also ends the run
+	// with a checkpoint (ErrAlarmStop).
+	AlarmAUC    float64 `yaml:"alarm_auc" json:"alarm_auc"`
+	AlarmRankMe float64 `yaml:"alarm_rankme" json:"alarm_rankme"`
+	AlarmAction string  `yaml:"alarm_action" json:"alarm_action"`
 }
 
 // DefaultConfig is a CPU-sized SimSiam run with the paper's optimiser settings.
@@ -57,6 +65,7 @@ func DefaultConfig() Config {
 		Order: "multi", Chunks: 100, Subset: 1,
 		Optimizer: "auto", Steps: 2000, Batch: 128, LR: 0.05, WD: 1e-4, Momentum: 0.9, FixPredictorLR: true,
 		Seed: 1, CheckpointEvery: 500, LogEvery: 10, MonitorSamples: 5000, Workers: 2, Augment: "auto",
+		AlarmAction: AlarmWarn,
 	}
 }
 
@@ -139,6 +148,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("temperature %v must be > 0 (0 = method default)", c.Temperature)
 	case c.Queue < 0:
 		return fmt.Errorf("queue %d must be >= 0 (0 = default)", c.Queue)
+	case c.Queue > ssl.MaxQueue:
+		return fmt.Errorf("queue %d out of range [0, %d] (0 = default %d)", c.Queue, ssl.MaxQueue, ssl.DefaultQueue)
+	case strings.EqualFold(c.Method, "nnsiam") && cmp.Or(c.Queue, ssl.DefaultQueue) < c.Batch:
+		return fmt.Errorf("queue %d is smaller than the batch %d: NNSiam enqueues the whole batch every step (--queue >= --batch)", cmp.Or(c.Queue, ssl.DefaultQueue), c.Batch)
+	case strings.EqualFold(c.Method, "distill") && c.Teacher == "":
+		return fmt.Errorf("method distill needs --teacher RUN_DIR: the run folder of a trained model")
+	case !strings.EqualFold(c.Method, "distill") && c.Teacher != "":
+		return fmt.Errorf("--teacher %s is only used by --method distill (method is %s)", c.Teacher, c.Method)
 	case c.Steps < 1:
 		return fmt.Errorf("steps %d < 1", c.Steps)
 	case c.Batch < 2:
@@ -158,7 +175,7 @@ func (c Config) Validate() error {
 	case c.Workers < 1 || c.Workers > 64:
 		return fmt.Errorf("workers %d out of range [1, 64]", c.Workers)
 	}
-	return nil
+	return c.validateAlarm()
 }
 
 // ConfigKeys returns the top-level keys a YAML config sets, so that callers know

@@ -1,6 +1,9 @@
 package train
 
 import (
+	"fmt"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -57,16 +60,34 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// FuzzParseConfigYAML: any bytes either fail to parse (an error, never a panic)
+// or give a config that Validate accepts or rejects with an error, and that
+// re-marshals (YAML) to text parsing back to the same config, on any base.
 func FuzzParseConfigYAML(f *testing.F) {
 	f.Add([]byte("order: hybrid\nswitch_at: 40\n"))
 	f.Add([]byte("steps: -1\nlr: .nan\n"))
 	f.Add([]byte("{{{"))
+	f.Add([]byte("data: \"a: b\\n- c\"\nseed: 18446744073709551615\nwd: 1e-400\nmomentum: -0.0\n"))
+	f.Add([]byte("arch: resnet50\nstem: imagenet\nlr: .inf\nsubset: 0x10\n"))
+	f.Add(DefaultConfig().YAML())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseConfigYAML(b, DefaultConfig())
 		if err != nil {
 			return
 		}
-		_ = c.Validate() // must not panic on anything that parses
+		if err := c.Validate(); err != nil && err.Error() == "" {
+			t.Fatal("rejected with an empty message")
+		}
+		out := c.YAML()
+		for _, base := range []Config{DefaultConfig(), {}} {
+			back, err := ParseConfigYAML(out, base)
+			if err != nil {
+				t.Fatalf("re-parsing its own YAML: %v\n%s", err, out)
+			}
+			if d := configDiff(c, back); d != "" {
+				t.Fatalf("YAML round trip changed %s\n%s", d, out)
+			}
+		}
 	})
 }
 
@@ -102,4 +123,22 @@ func TestViTDefaults(t *testing.T) {
 	if r := WithArchDefaults(c, nil); r.LR != c.LR || r.OptimizerName() != "sgd" {
 		t.Fatalf("a ResNet config must not change: %+v", r)
 	}
+}
+
+// configDiff names the first field where a and b differ ("" when equal), with
+// NaN float fields equal to each other.
+func configDiff(a, b Config) string {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		fa, fb := va.Field(i), vb.Field(i)
+		same := fa.Interface() == fb.Interface()
+		if fa.Kind() == reflect.Float64 { // NaN equals NaN; -0 equals 0 (same setting)
+			x, y := fa.Float(), fb.Float()
+			same = x == y || (math.IsNaN(x) && math.IsNaN(y))
+		}
+		if !same {
+			return fmt.Sprintf("%s: %v -> %v", va.Type().Field(i).Name, fa.Interface(), fb.Interface())
+		}
+	}
+	return ""
 }

@@ -8,9 +8,10 @@ import (
 )
 
 // BuildModel makes the method a config describes (SimSiam, BYOL, ...), for
-// inChannels-channel images, initialised from the config's seed.
+// inChannels-channel images, initialised from the config's seed. For distill it
+// also loads the frozen teacher from c.Teacher (see LoadTeacher).
 func BuildModel(c Config, inChannels int) (ssl.Method, error) {
-	return ssl.New(c.Method, MethodConfig(c, inChannels), c.Seed)
+	return buildModel(c, inChannels, nil)
 }
 
 // MethodConfig translates a run config into the method's config.

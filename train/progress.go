@@ -65,6 +65,9 @@ func (p *progress) line(m Metrics) {
 	for k, v := range m.Extra {
 		extra += fmt.Sprintf(" %s %.4f", k, v)
 	}
+	if m.Alarm != "" {
+		extra += " COLLAPSE ALARM: " + m.Alarm
+	}
 	fmt.Fprintf(p.w, "step %d/%d loss %.4f lr %.5f chunk %d %.0f img/s eta %s%s\n",
 		m.Step, p.total, m.Loss, m.LR, m.Chunk, m.ImagesPerS, eta, extra)
 }

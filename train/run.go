@@ -1,8 +1,6 @@
 package train
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +33,10 @@ type RunOptions struct {
 	// OnStep, when set, is called after every completed step with the step count
 	// and loss (a hook for dashboards, early stopping via the context, and tests).
 	OnStep func(step int, loss float64)
+	// ResumeOverride, with Resume, changes the run's saved config before it
+	// continues; only the monitoring and alarm settings may change (they do not
+	// touch training), and config.yaml is rewritten to record them.
+	ResumeOverride func(*Config)
 }
 
 // Monitor measures the model during training (collapse, k-NN); it returns the
@@ -52,6 +54,7 @@ type Summary struct {
 	Config          Config
 	Model           ssl.Method
 	Train, Test     *data.Dataset
+	Alarm           string // the collapse alarm that stopped the run (ErrAlarmStop), "" otherwise
 }
 
 // ErrInterrupted is returned when the context is cancelled (Ctrl-C); a checkpoint
@@ -67,17 +70,12 @@ type Metrics struct {
 	ImagesPerS float64            `json:"images_per_s"`
 	Time       string             `json:"time"`
 	Extra      map[string]float64 `json:"-"`
+	Alarm      string             `json:"-"` // collapse alarm message (AlarmKey), "" when none
 }
 
-// MarshalJSON flattens Extra (monitor values such as auc, knn_acc) into the line.
-func (m Metrics) MarshalJSON() ([]byte, error) {
-	o := map[string]any{"step": m.Step, "loss": m.Loss, "lr": m.LR, "chunk": m.Chunk,
-		"images_per_s": m.ImagesPerS, "time": m.Time}
-	for k, v := range m.Extra {
-		o[k] = v
-	}
-	return json.Marshal(o)
-}
+// MarshalJSON flattens Extra (monitor values such as auc, knn_acc) into the line;
+// NaN and ±Inf are written as null and named under NonFiniteKey (see marshalMetrics).
+func (m Metrics) MarshalJSON() ([]byte, error) { return marshalMetrics(m) }
 
 // Run trains SimSiam as cfg says (or, with Resume, as the run folder says),
 // checkpointing atomically, and returns when the configured steps are done, the
@@ -100,6 +98,9 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		if cfg, err = ParseConfigYAML(b, DefaultConfig()); err != nil {
 			return nil, fmt.Errorf("resume %s: %w", o.Dir, err)
 		}
+		if err := applyResumeOverride(o, &cfg); err != nil {
+			return nil, err
+		}
 	} else if entries, err := os.ReadDir(o.Dir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("run folder %s exists and is not empty (use --resume %s to continue it)", o.Dir, o.Dir)
 	}
@@ -111,7 +112,11 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		return nil, err
 	}
 	recipe := AugmentRecipe(cfg, trainSet)
+	inMeta := InputMeta(cfg, trainSet) // checkpoint metadata: how to feed the model
 	if err := recipe.Validate(trainSet.C); err != nil {
+		return nil, err
+	}
+	if cfg, err = resolveTeacher(cfg, trainSet, recipe); err != nil {
 		return nil, err
 	}
 	kind, _ := order.ParseKind(cfg.Order)
@@ -151,7 +156,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			sum.StartStep, sum.Step, sum.AlreadyDone = start, start, true
 			return sum, nil
 		}
-		if err := truncateMetrics(o.Dir, start); err != nil {
+		if err := truncateMetrics(o.Dir, start, log); err != nil {
 			return nil, err
 		}
 	} else {
@@ -161,7 +166,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		if err := atomicfile.WriteFile(filepath.Join(o.Dir, ConfigFile), cfg.YAML()); err != nil {
 			return nil, err
 		}
-		if err := SaveCheckpoint(o.Dir, cfg, 0, m, opt); err != nil {
+		if err := SaveCheckpoint(o.Dir, cfg, 0, m, opt, inMeta); err != nil {
 			return nil, err
 		}
 	}
@@ -172,6 +177,11 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		return nil, err
 	}
 	defer mf.Close()
+	tb, err := openTensorBoard(o.Dir, start, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	defer tb.Close()
 	loader, err := data.NewLoader(data.LoaderConfig{Dataset: trainSet, Recipe: recipe, Sampler: sampler.Batch,
 		Batch: cfg.Batch, Start: start, Steps: cfg.Steps, Seed: cfg.Seed, Workers: cfg.Workers})
 	if err != nil {
@@ -186,7 +196,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	var last float64
 	for step := start; step < cfg.Steps; step++ {
 		if ctx.Err() != nil {
-			if err := SaveCheckpoint(o.Dir, cfg, step, m, opt); err != nil {
+			if err := SaveCheckpoint(o.Dir, cfg, step, m, opt, inMeta); err != nil {
 				return nil, fmt.Errorf("interrupted at step %d, and the checkpoint failed: %w", step, err)
 			}
 			prog.done()
@@ -227,6 +237,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			o.OnStep(done, last)
 		}
 		line := Metrics{Step: done, Loss: last, LR: rate, Chunk: sampler.Chunk(step)}
+		alarmStop := false
 		logNow := done%cfg.LogEvery == 0 || done == cfg.Steps
 		if o.Monitor != nil && cfg.MonitorEvery > 0 && (done%cfg.MonitorEvery == 0 || done == cfg.Steps) {
 			m.SetTraining(false)
@@ -236,7 +247,11 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 				return nil, fmt.Errorf("monitor at step %d: %w", done, err)
 			}
 			line.Extra = fields
+			alarmStop = raiseAlarm(cfg, &line, prog)
 			if err := AppendJSONL(filepath.Join(o.Dir, SpectraFile), map[string]any{"step": done, "singular_values": sigma}); err != nil {
+				return nil, fmt.Errorf("monitor at step %d: %s: %w", done, SpectraFile, err)
+			}
+			if err := tb.spectrum(done, sigma, time.Now()); err != nil {
 				return nil, err
 			}
 			logNow = true
@@ -246,16 +261,25 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			line.ImagesPerS = float64(winImages) / now.Sub(winStart).Seconds()
 			line.Time = now.UTC().Format(time.RFC3339)
 			winStart, winImages = now, 0
-			enc, _ := json.Marshal(line)
+			enc, err := json.Marshal(line)
+			if err != nil {
+				return nil, fmt.Errorf("step %d: metrics line: %w", done, err)
+			}
 			if _, err := mf.Write(append(enc, '\n')); err != nil {
+				return nil, err
+			}
+			if err := tb.metrics(line, now); err != nil {
 				return nil, err
 			}
 			prog.line(line)
 		}
-		if (cfg.CheckpointEvery > 0 && done%cfg.CheckpointEvery == 0) || done == cfg.Steps {
-			if err := SaveCheckpoint(o.Dir, cfg, done, m, opt); err != nil {
+		if (cfg.CheckpointEvery > 0 && done%cfg.CheckpointEvery == 0) || done == cfg.Steps || alarmStop {
+			if err := SaveCheckpoint(o.Dir, cfg, done, m, opt, inMeta); err != nil {
 				return nil, err
 			}
+		}
+		if alarmStop && done < cfg.Steps {
+			return alarmStopped(sum, prog, log, line, last, t0, start)
 		}
 	}
 	prog.done()
@@ -264,31 +288,6 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	sum.Elapsed = time.Since(t0)
 	sum.ImagesPerS = float64((cfg.Steps-start)*cfg.Batch) / sum.Elapsed.Seconds()
 	return sum, nil
-}
-
-// truncateMetrics drops metrics lines past step (written after the checkpoint a
-// resume starts from), so a resumed run's log has no duplicate steps.
-func truncateMetrics(dir string, step int) error {
-	path := filepath.Join(dir, MetricsFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	var keep bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
-	for sc.Scan() {
-		var l struct {
-			Step int `json:"step"`
-		}
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Step <= step {
-			keep.Write(sc.Bytes())
-			keep.WriteByte('\n')
-		}
-	}
-	return atomicfile.WriteFile(path, keep.Bytes())
 }
 
 // AppendJSONL appends one JSON object as a line to path (metrics, spectra and

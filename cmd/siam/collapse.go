@@ -13,7 +13,6 @@ import (
 
 	"github.com/siam-ssl/siam/collapse"
 	"github.com/siam-ssl/siam/evalrun"
-	"github.com/siam-ssl/siam/matrixio"
 	"github.com/siam-ssl/siam/plots"
 )
 
@@ -21,11 +20,11 @@ import (
 type collapseInput struct {
 	Name   string
 	Path   string
-	Source string // "checkpoint" or "embeddings"
+	Source string // "checkpoint", "weights" or "embeddings"
 	Run    *loadedRun
 	Split  string
 	Res    *collapse.Result
-	Record evalrun.Record // the results.jsonl record of a checkpoint input
+	Record map[string]any // the results.jsonl record of a checkpoint or weights input
 }
 
 // smallSigmaRel is the threshold, relative to sigma_1, below which a singular
@@ -57,6 +56,7 @@ func newCollapse() *cobra.Command {
 	var samples, batch int
 	var seed uint64
 	var normRows, asJSON bool
+	var wf weightsFlags
 	cmd := &cobra.Command{
 		Use:   "collapse",
 		Short: "Measure partial dimensional collapse: singular values, AUC, RankMe",
@@ -70,15 +70,24 @@ Inputs (several at once are measured in turn and drawn on one figure):
   --checkpoint RUN_DIR   backbone features (eval mode, no augmentation) of the run's
                          dataset (or --data), whole training split or a --samples
                          sample; the result is also appended to RUN_DIR/results.jsonl
+  --weights FILE         the same for a ResNet trained elsewhere: a PyTorch checkpoint
+                         (torch.save: .pth, .pth.tar, .pt; read without Python, never
+                         executed) or .safetensors; architecture, stem and width are read
+                         off the weights unless --arch/--stem/--width are given; the
+                         result goes to --out (default FILE without extension + .siam/)
   --embeddings FILE      a matrix, rows = samples: .npy (float32/float64, C order),
                          .safetensors (--tensor NAME) or .csv/.tsv`,
 		Example: `  siam collapse --checkpoint runs/multi --checkpoint runs/single --plot fig3
+  siam collapse --weights checkpoint_0099.pth.tar --data cifar10 --samples 10000
   siam collapse --embeddings feats.npy --json
   siam collapse --embeddings model.safetensors --tensor features --method svd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(checkpoints)+len(embeddings) == 0 {
-				return errors.New("nothing to measure: give --checkpoint RUN_DIR or --embeddings FILE")
+			if wf.resolve(cmd); len(checkpoints)+len(embeddings)+len(wf.files) == 0 {
+				return errors.New("nothing to measure: give --checkpoint RUN_DIR, --weights FILE or --embeddings FILE")
+			}
+			if len(wf.files) > 1 && wf.out != "" {
+				return errors.New("--out names one folder: give one --weights file with it")
 			}
 			m, err := parseCollapseMethod(method)
 			if err != nil {
@@ -100,14 +109,22 @@ Inputs (several at once are measured in turn and drawn on one figure):
 				}
 				ins = append(ins, in)
 			}
-			for _, path := range embeddings {
-				rows, cols, x, err := matrixio.Load(path, matrixio.Options{TensorName: tensorName})
+			for _, file := range wf.files {
+				r, err := loadWeights(&wf, file, dataSpec)
 				if err != nil {
 					return err
 				}
-				res, err := collapse.Spectrum(x, rows, cols, opts)
+				in, err := collapseRun(r, split, samples, seed, batch, opts)
 				if err != nil {
-					return fmt.Errorf("%s: %w", path, err)
+					return err
+				}
+				in.Name, in.Path, in.Source = filepath.Base(file), file, "weights"
+				ins = append(ins, in)
+			}
+			for _, path := range embeddings {
+				res, err := spectrumOfFile(path, tensorName, opts)
+				if err != nil {
+					return err
 				}
 				ins = append(ins, &collapseInput{Name: filepath.Base(path), Path: path, Source: "embeddings", Res: res})
 			}
@@ -149,7 +166,7 @@ Inputs (several at once are measured in turn and drawn on one figure):
 	f.StringSliceVar(&checkpoints, "checkpoint", nil, "run folder(s) to measure (repeat or comma-separate)")
 	f.StringSliceVar(&embeddings, "embeddings", nil, "matrix file(s): .npy, .safetensors, .csv, .tsv (repeat or comma-separate)")
 	f.StringVar(&tensorName, "tensor", "", "tensor name inside .safetensors files (may be omitted when a file holds one tensor)")
-	f.StringVar(&dataSpec, "data", "", "dataset for --checkpoint (default: each run's own dataset)")
+	f.StringVar(&dataSpec, "data", "", "dataset for --checkpoint and --weights (default: each run's own dataset; the embedded one for --weights)")
 	f.StringVar(&split, "split", "train", "split whose representations are measured: train or test")
 	f.IntVar(&samples, "samples", 0, "measure a seeded sample of this many images (0 = the whole split)")
 	f.Uint64Var(&seed, "seed", 1, "seed of --samples")
@@ -157,6 +174,7 @@ Inputs (several at once are measured in turn and drawn on one figure):
 	f.BoolVar(&normRows, "normalize-rows", false, "L2-normalise every row before centring (off in the paper)")
 	f.StringVar(&method, "method", "cov", "cov (float64 covariance + eigensolver, default), cov32 (float32 products: faster, tail at a 1e-4*sigma1 noise floor) or svd (gonum SVD, slow)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per input instead of text")
+	wf.add(cmd, true)
 	f.StringVar(&plotPrefix, "plot", "", "write PREFIX-spectrum.{svg,png} and PREFIX-explained.{svg,png} with every input")
 	return cmd
 }
@@ -167,12 +185,21 @@ func collapseCheckpoint(dir, dataSpec string, dataSet bool, split string, sample
 	if err != nil {
 		return nil, err
 	}
+	in, err := collapseRun(r, split, samples, seed, batch, opts)
+	if err != nil {
+		return nil, err
+	}
+	in.Name, in.Path = filepath.Base(filepath.Clean(dir)), dir
+	return in, nil
+}
+
+// collapseRun measures the representations of a loaded model on its data.
+func collapseRun(r *loadedRun, split string, samples int, seed uint64, batch int, opts collapse.Options) (*collapseInput, error) {
 	rec, res, err := r.Collapse(evalrun.CollapseOptions{Options: opts, Split: split, Samples: samples, Seed: seed, Batch: batch})
 	if err != nil {
 		return nil, err
 	}
-	name := filepath.Base(filepath.Clean(dir))
-	return &collapseInput{Name: name, Path: dir, Source: "checkpoint", Run: r, Split: split, Res: res, Record: rec}, nil
+	return &collapseInput{Source: "checkpoint", Run: r, Split: split, Res: res, Record: rec}, nil
 }
 
 // uniqueNames suffixes repeated names (#2, #3, ...) so legends and JSON tell them apart.
@@ -209,6 +236,9 @@ func printCollapseJSON(w io.Writer, in *collapseInput) error {
 		"singular_values": r.Singular, "explained_variance": r.Explained}
 	if in.Run != nil {
 		o["step"], o["data"], o["split"] = in.Run.Step, dataName(in.Run.Data), in.Split
+		if in.Run.Weights != nil {
+			in.Run.Weights.annotate(o)
+		}
 	}
 	b, err := json.Marshal(o)
 	if err != nil {
@@ -223,6 +253,9 @@ func printCollapseText(w io.Writer, in *collapseInput) {
 	head := fmt.Sprintf("%s: %s", in.Name, in.Path)
 	if in.Run != nil {
 		head = fmt.Sprintf("%s: step %d, %s %s", in.Name, in.Run.Step, dataName(in.Run.Data), in.Split)
+		if w := in.Run.Weights; w != nil {
+			head = fmt.Sprintf("%s: %s, %s %s at %dx%d", in.Name, w.Model.Describe(), dataName(in.Run.Data), in.Split, w.Size, w.Size)
+		}
 	}
 	norm := ""
 	if r.NormalizedRows {

@@ -1,20 +1,26 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/siam-ssl/siam/data"
 	"github.com/siam-ssl/siam/eval"
 	"github.com/siam-ssl/siam/evalrun"
 	"github.com/siam-ssl/siam/train"
 )
 
 // loadedRun is a run folder's trained model with the datasets to evaluate it on
-// (package evalrun, shared with siam sweep).
-type loadedRun = evalrun.Run
+// (package evalrun, whose evaluations siam sweep shares), or a backbone loaded
+// with --weights.
+type loadedRun struct {
+	*evalrun.Run
+	Weights *weightsInfo // set for --weights: the model measured (weights.go)
+}
 
 // dataName is how records and messages name a dataset spec.
 func dataName(spec string) string { return evalrun.DataName(spec) }
@@ -22,17 +28,28 @@ func dataName(spec string) string { return evalrun.DataName(spec) }
 // loadRun loads RUN_DIR's checkpoint and opens dataSpec, or the run's own dataset
 // when dataSpec is empty.
 func loadRun(dir, dataSpec string, dataSet bool) (*loadedRun, error) {
-	return evalrun.Load(dir, dataSpec, dataSet)
+	r, err := evalrun.Load(dir, dataSpec, dataSet)
+	if err != nil {
+		return nil, err
+	}
+	return &loadedRun{Run: r}, nil
 }
+
+// needTest returns the run's validation set or an error naming the dataset.
+func (r *loadedRun) needTest() (*data.Dataset, error) { return r.NeedTest() }
+
+// record starts a results.jsonl record of the given kind for this run.
+func (r *loadedRun) record(kind string) map[string]any { return r.Record(kind) }
 
 // appendResult adds rec, stamped with the current time, as one line of
 // RUN_DIR/results.jsonl (a single write in append mode).
-func appendResult(dir string, rec evalrun.Record) error { return evalrun.Append(dir, rec) }
+func appendResult(dir string, rec map[string]any) error { return evalrun.Append(dir, rec) }
 
 // evalFlags are the flags every `siam eval` subcommand takes.
 type evalFlags struct {
 	checkpoint, data string
 	batch            int
+	w                weightsFlags // --weights and its flags (knn, linear)
 }
 
 func (e *evalFlags) add(cmd *cobra.Command, batch int, batchUsage string) {
@@ -48,6 +65,15 @@ const forwardBatch = "images per forward pass (0 = 128)"
 func (e *evalFlags) load(cmd *cobra.Command) (*loadedRun, error) {
 	if e.batch < 0 {
 		return nil, fmt.Errorf("--batch %d < 0", e.batch)
+	}
+	if e.checkpoint == "" && cmd.Flags().Lookup("weights") != nil && !cmd.Flags().Changed("weights") {
+		return nil, errors.New("give --checkpoint RUN_DIR or --weights FILE")
+	}
+	if e.w.resolve(cmd); e.w.used() {
+		if e.checkpoint != "" {
+			return nil, errors.New("give --checkpoint RUN_DIR or --weights FILE, not both")
+		}
+		return loadWeights(&e.w, e.w.files[0], e.data)
 	}
 	return loadRun(e.checkpoint, e.data, cmd.Flags().Changed("data"))
 }
@@ -78,7 +104,8 @@ validation set (queries), L2-normalised, cosine similarity. Reports the paper's 
 majority vote swept over k = 1..--max-k with the best k, and the weighted vote used for
 monitoring (--k neighbours, weights exp(sim/T)).`,
 		Example: `  siam eval knn --checkpoint runs/multi
-  siam eval knn --checkpoint runs/multi --train-samples 10000`,
+  siam eval knn --checkpoint runs/multi --train-samples 10000
+  siam eval knn --weights checkpoint_0099.pth.tar --data cifar10 --size 32`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t0 := time.Now()
@@ -98,8 +125,8 @@ monitoring (--k neighbours, weights exp(sim/T)).`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s (step %d) on %s: %d training images as memory, %d validation queries, d=%d\n",
-				r.Dir, r.Step, dataName(r.Data), res.NumKeys, res.NumQueries, res.Dim)
+			fmt.Fprintf(out, "%s on %s: %d training images as memory, %d validation queries, d=%d\n",
+				r.title(), dataName(r.Data), res.NumKeys, res.NumQueries, res.Dim)
 			fmt.Fprintf(out, "k-NN majority vote (k = 1..%d): best k %d, accuracy %.4f\n", len(res.Accuracy), res.BestK, res.BestAccuracy)
 			fmt.Fprintf(out, "weighted %d-NN (T %g): accuracy %.4f\n", res.WeightedK, res.Temperature, res.WeightedAccuracy)
 			fmt.Fprintf(out, "%.1fs; appended to %s\n", time.Since(t0).Seconds(), filepath.Join(r.Dir, train.ResultsFile))
@@ -107,6 +134,7 @@ monitoring (--k neighbours, weights exp(sim/T)).`,
 		},
 	}
 	ef.add(cmd, 0, forwardBatch)
+	ef.w.add(cmd, false)
 	f := cmd.Flags()
 	f.IntVar(&maxK, "max-k", eval.DefaultMaxK, "largest k of the majority-vote sweep (k = 1..max-k)")
 	f.IntVar(&wk, "k", eval.DefaultWeightedK, "neighbours of the weighted vote")
@@ -138,6 +166,7 @@ moves the layer by lr x 0.001 x ||W|| per step, so the per-step rate is what
 transfers, and the nominal "0.1 x batch/256" at batch 256 under-trains the layer.
 Keep --lr the same for every model you compare (docs/EVAL.md).`,
 		Example: `  siam eval linear --checkpoint runs/multi --cached-features
+  siam eval linear --weights resnet18.pth --data cifar10 --cached-features
   siam eval linear --checkpoint runs/multi --epochs 90 --batch 256`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -164,8 +193,8 @@ Keep --lr the same for every model you compare (docs/EVAL.md).`,
 				mode = "cached features"
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s (step %d) on %s: linear probe, %d epochs, %s, batch %d, lr %.4g\n",
-				r.Dir, r.Step, dataName(r.Data), res.Epochs, mode, res.Batch, res.LR)
+			fmt.Fprintf(out, "%s on %s: linear probe, %d epochs, %s, batch %d, lr %.4g\n",
+				r.title(), dataName(r.Data), res.Epochs, mode, res.Batch, res.LR)
 			fmt.Fprintf(out, "top-1 accuracy: validation %.4f, training %.4f; final loss %.4f\n",
 				res.ValAccuracy, res.TrainAccuracy, res.EpochLoss[len(res.EpochLoss)-1])
 			fmt.Fprintf(out, "%.1fs; appended to %s\n", res.Seconds, filepath.Join(r.Dir, train.ResultsFile))
@@ -173,6 +202,7 @@ Keep --lr the same for every model you compare (docs/EVAL.md).`,
 		},
 	}
 	ef.add(cmd, eval.DefaultProbeBatch, "probe training batch (the learning rate scales with batch/256)")
+	ef.w.add(cmd, false)
 	f := cmd.Flags()
 	f.IntVar(&o.Epochs, "epochs", eval.DefaultProbeEpochs, "epochs over the training set (paper: 90; see the cost above)")
 	f.BoolVar(&o.CachedFeatures, "cached-features", false, "train on features of un-augmented images computed once (fast)")
@@ -201,12 +231,12 @@ agreement. Together with the collapse AUC it predicts accuracy without labels
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t0 := time.Now()
-			if split != "test" && split != "val" && split != "train" {
-				return fmt.Errorf("--split %q: want test or train", split)
-			}
 			r, err := ef.load(cmd)
 			if err != nil {
 				return err
+			}
+			if split != "test" && split != "val" && split != "train" {
+				return fmt.Errorf("--split %q: want test or train", split)
 			}
 			o.Batch = ef.batch
 			rec, res, err := r.Loss(evalrun.LossOptions{LossOptions: o, Split: split})

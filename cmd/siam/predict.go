@@ -33,6 +33,7 @@ func runObservations(dirs []string, accuracy string) ([]predict.Observation, err
 		if err != nil {
 			return nil, err
 		}
+		printWarnings(os.Stderr, m.Warnings)
 		runs = append(runs, m)
 	}
 	if accuracy == "" { // one kind for every run: linear if all have it, else k-NN
@@ -128,6 +129,7 @@ func newPredictRank() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				printWarnings(cmd.ErrOrStderr(), rm.Warnings)
 				if math.IsNaN(rm.ValLoss) || math.IsNaN(rm.AUC) {
 					return fmt.Errorf("%s: needs a validation loss and an AUC (siam eval loss / siam collapse --checkpoint %s)", d, d)
 				}

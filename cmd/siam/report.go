@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -69,7 +70,8 @@ NAME.md writes the same as markdown with NAME/*.svg figures and a NAME.json summ
 			if markdown != "" {
 				return fmt.Errorf("--markdown needs a sweep folder (one holding %s)", sweep.RecordFile)
 			}
-			opts := report.Options{Title: title, Accuracy: accuracy, MaxSpectra: maxSpectra}
+			opts := report.Options{Title: title, Accuracy: accuracy, MaxSpectra: maxSpectra,
+				Warn: func(s string) { printWarnings(cmd.ErrOrStderr(), []string{s}) }}
 			for _, s := range sections {
 				opts.Sections = append(opts.Sections, report.Section(s))
 			}
@@ -122,4 +124,11 @@ func sweepReport(cmd *cobra.Command, dir, out, markdown string) error {
 		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
 	}
 	return nil
+}
+
+// printWarnings writes one "warning:" line per message about a run folder's files.
+func printWarnings(w io.Writer, msgs []string) {
+	for _, m := range msgs {
+		fmt.Fprintln(w, "siam: warning:", m)
+	}
 }

@@ -84,6 +84,9 @@ func addConfigFlags(f *pflag.FlagSet) *configFlags {
 	integer("monitor-samples", &v.MonitorSamples, "training images used for the monitored AUC", func(d *train.Config, x int) { d.MonitorSamples = x })
 	integer("workers", &v.Workers, "augmentation workers", func(d *train.Config, x int) { d.Workers = x })
 	str("augment", &v.Augment, "augmentation recipe: auto, gray28 or color32", func(d *train.Config, x string) { d.Augment = x })
+	float("alarm-auc", &v.AlarmAUC, "collapse alarm when the monitored AUC exceeds this (0.5..1; 0: off; needs --monitor-every)", func(d *train.Config, x float64) { d.AlarmAUC = x })
+	float("alarm-rankme", &v.AlarmRankMe, "collapse alarm when the monitored RankMe falls below this (0: off; needs --monitor-every)", func(d *train.Config, x float64) { d.AlarmRankMe = x })
+	str("alarm-action", &v.AlarmAction, "on a collapse alarm: warn (log it in the progress, metrics.jsonl and the report) or stop (also checkpoint and end the run, exit status 0)", func(d *train.Config, x string) { d.AlarmAction = x })
 	return c
 }
 
@@ -120,22 +123,34 @@ func newTrain() *cobra.Command {
 		Example: `  siam train --out runs/multi --steps 2000
   siam train --out runs/hybrid --order hybrid --chunks 100 --switch-at 40 --data fashion-mnist
   siam train --config exp.yaml --out runs/exp --monitor-every 200
-  siam train --resume runs/hybrid`,
+  siam train --out runs/watch --monitor-every 100 --alarm-auc 0.9 --alarm-action stop
+  siam train --resume runs/hybrid
+  siam train --resume runs/watch --alarm-action warn`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := train.RunOptions{Log: os.Stderr, Terminal: term.IsTerminal(int(os.Stderr.Fd()))}
 			var cfg train.Config
 			if resume != "" {
 				var bad []string
+				var override []func(*train.Config)
 				cmd.Flags().Visit(func(fl *pflag.Flag) {
-					if fl.Name != "resume" && fl.Name != "monitor-every" {
+					switch fl.Name {
+					case "resume":
+					case "monitor-every", "alarm-auc", "alarm-rankme", "alarm-action": // do not touch training
+						override = append(override, flags.apply[fl.Name])
+					default:
 						bad = append(bad, "--"+fl.Name)
 					}
 				})
 				if len(bad) > 0 {
-					return fmt.Errorf("--resume continues a run with its own config.yaml; drop %v", bad)
+					return fmt.Errorf("--resume continues a run with its own config.yaml (only --monitor-every and the --alarm-* flags may change); drop %v", bad)
 				}
 				opts.Dir, opts.Resume = resume, true
+				opts.ResumeOverride = func(c *train.Config) {
+					for _, f := range override {
+						f(c)
+					}
+				}
 			} else {
 				if out == "" {
 					return errors.New("--out RUN_DIR is required (or --resume RUN_DIR)")
@@ -152,6 +167,11 @@ func newTrain() *cobra.Command {
 			sum, err := train.Run(ctx, cfg, opts)
 			if errors.Is(err, train.ErrInterrupted) {
 				return &exitError{130, err}
+			}
+			if errors.Is(err, train.ErrAlarmStop) { // a requested stop: exit status 0
+				fmt.Printf("stopped %s at step %d of %d by the collapse alarm (%s); checkpoint written, continue with: siam train --resume %s\n",
+					sum.Dir, sum.Step, sum.Config.Steps, sum.Alarm, sum.Dir)
+				return nil
 			}
 			if err != nil {
 				return err
