@@ -255,3 +255,38 @@ func TestCumulativeExplainedAndTicks(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorBars(t *testing.T) {
+	s := []ErrorSeries{
+		{Name: "width 8", X: []float64{0.01, 0.1, 1}, Y: []float64{60, 70, 65}, Err: []float64{1, math.NaN(), 2}},
+		{Name: "width 16", X: []float64{0.01, 0.1, 1}, Y: []float64{62, math.NaN(), 70}, Err: []float64{0.5, 1, 1}},
+	}
+	f, err := ErrorBars("k-NN vs subset", "subset", "k-NN accuracy (%)", s, ErrorBarOptions{LogX: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, err := Render(f, "svg", DefaultWidth, DefaultHeight)
+	if err != nil || !bytes.Contains(svg, []byte("width 16")) {
+		t.Fatalf("render: %v", err)
+	}
+	cat := []ErrorSeries{{Name: "acc", X: []float64{0, 1, 2}, Y: []float64{30, 44, 48}, Err: []float64{1, 2, 1}}}
+	if _, err := ErrorBars("orderings", "ordering", "acc", cat, ErrorBarOptions{Categories: []string{"multi", "single", "hybrid"}}); err != nil {
+		t.Fatal(err)
+	}
+	bad := []struct {
+		name string
+		s    []ErrorSeries
+		o    ErrorBarOptions
+	}{
+		{"none", nil, ErrorBarOptions{}},
+		{"lengths", []ErrorSeries{{X: []float64{1}, Y: []float64{1, 2}, Err: []float64{0}}}, ErrorBarOptions{}},
+		{"no finite point", []ErrorSeries{{X: []float64{1}, Y: []float64{math.NaN()}, Err: []float64{0}}}, ErrorBarOptions{}},
+		{"log of zero", []ErrorSeries{{X: []float64{0}, Y: []float64{1}, Err: []float64{0}}}, ErrorBarOptions{LogX: true}},
+		{"category out of range", cat, ErrorBarOptions{Categories: []string{"multi"}}},
+	}
+	for _, tc := range bad {
+		if _, err := ErrorBars("t", "x", "y", tc.s, tc.o); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+}

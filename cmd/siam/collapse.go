@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/siam-ssl/siam/collapse"
-	"github.com/siam-ssl/siam/eval"
+	"github.com/siam-ssl/siam/evalrun"
 	"github.com/siam-ssl/siam/plots"
 )
 
@@ -24,6 +24,7 @@ type collapseInput struct {
 	Run    *loadedRun
 	Split  string
 	Res    *collapse.Result
+	Record map[string]any // the results.jsonl record of a checkpoint or weights input
 }
 
 // smallSigmaRel is the threshold, relative to sigma_1, below which a singular
@@ -143,11 +144,7 @@ Inputs (several at once are measured in turn and drawn on one figure):
 				if in.Run == nil {
 					continue
 				}
-				rec := in.Run.record("collapse")
-				r := in.Res
-				rec["auc"], rec["rankme"], rec["effective_rank"], rec["mean_dim_std"] = r.AUC, r.RankMe, r.EffectiveRank, r.MeanDimStd
-				rec["participation_ratio"], rec["n"], rec["d"], rec["method"] = r.ParticipationRatio, r.N, r.D, r.Method
-				rec["normalized_rows"], rec["split"], rec["samples"], rec["singular_values"] = r.NormalizedRows, in.Split, samples, r.Singular
+				rec := in.Record
 				if err := appendResult(in.Run.Dir, rec); err != nil {
 					return err
 				}
@@ -198,27 +195,11 @@ func collapseCheckpoint(dir, dataSpec string, dataSet bool, split string, sample
 
 // collapseRun measures the representations of a loaded model on its data.
 func collapseRun(r *loadedRun, split string, samples int, seed uint64, batch int, opts collapse.Options) (*collapseInput, error) {
-	ds := r.Train
-	var err error
-	if split == "test" {
-		if ds, err = r.needTest(); err != nil {
-			return nil, err
-		}
-	}
-	var idx []int
-	if samples > 0 && samples < ds.N {
-		idx = eval.SampleIndices(ds.N, samples, seed)
-	}
-	feats, dim, _, err := eval.FeaturesWith(r.representer(), ds, r.Recipe, idx, batch)
+	rec, res, err := r.Collapse(evalrun.CollapseOptions{Options: opts, Split: split, Samples: samples, Seed: seed, Batch: batch})
 	if err != nil {
 		return nil, err
 	}
-	n := len(feats) / dim
-	res, err := collapse.Spectrum(feats, n, dim, opts)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", r.Dir, err)
-	}
-	return &collapseInput{Source: "checkpoint", Run: r, Split: split, Res: res}, nil
+	return &collapseInput{Source: "checkpoint", Run: r, Split: split, Res: res, Record: rec}, nil
 }
 
 // uniqueNames suffixes repeated names (#2, #3, ...) so legends and JSON tell them apart.

@@ -14,8 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/siam-ssl/siam/collapse"
-	"github.com/siam-ssl/siam/eval"
+	"github.com/siam-ssl/siam/evalrun"
 	"github.com/siam-ssl/siam/train"
 )
 
@@ -101,35 +100,28 @@ the k-NN accuracy (majority vote, best k), and the run folder.`,
 }
 
 // demoMeasure computes the collapse and k-NN figures of a finished run and
-// records them in its results.jsonl.
+// records them in its results.jsonl (the records siam collapse and siam eval knn
+// write).
 func demoMeasure(sum *train.Summary) (demoResult, error) {
 	r := demoResult{order: sum.Config.Order, dir: sum.Dir, loss: sum.FinalLoss, imagesPerS: sum.ImagesPerS}
-	feats, dim, labels, err := eval.Features(sum.Model, sum.Train, nil, 256)
+	run, err := evalrun.FromSummary(sum)
 	if err != nil {
 		return r, err
 	}
-	spec, err := collapse.Spectrum(feats, len(labels), dim, collapse.Options{})
+	rec, spec, err := run.Collapse(evalrun.CollapseOptions{Batch: 256})
 	if err != nil {
 		return r, err
 	}
 	r.auc, r.rankme = spec.AUC, spec.RankMe
-	rec := map[string]any{"kind": "collapse", "step": sum.Step, "auc": spec.AUC, "rankme": spec.RankMe,
-		"singular_values": spec.Singular, "explained_variance": spec.Explained, "n": spec.N, "d": spec.D}
 	if err := appendResult(sum.Dir, rec); err != nil {
 		return r, err
 	}
 	if sum.Test != nil {
-		qf, _, ql, err := eval.Features(sum.Model, sum.Test, nil, 256)
-		if err != nil {
-			return r, err
-		}
-		k, err := eval.KNN(feats, labels, qf, ql, dim, eval.KNNOptions{})
+		rec, k, err := run.KNN(evalrun.KNNOptions{Batch: 256})
 		if err != nil {
 			return r, err
 		}
 		r.knn, r.bestK = k.BestAccuracy, k.BestK
-		rec := map[string]any{"kind": "knn", "step": sum.Step, "accuracy": k.BestAccuracy, "best_k": k.BestK,
-			"weighted_accuracy": k.WeightedAccuracy, "k_sweep": k.Accuracy}
 		if err := appendResult(sum.Dir, rec); err != nil {
 			return r, err
 		}

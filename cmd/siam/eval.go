@@ -10,84 +10,40 @@ import (
 
 	"github.com/siam-ssl/siam/data"
 	"github.com/siam-ssl/siam/eval"
-	"github.com/siam-ssl/siam/ssl"
+	"github.com/siam-ssl/siam/evalrun"
 	"github.com/siam-ssl/siam/train"
 )
 
-// loadedRun is a run folder's trained model with the datasets to evaluate it on.
+// loadedRun is a run folder's trained model with the datasets to evaluate it on
+// (package evalrun, whose evaluations siam sweep shares), or a backbone loaded
+// with --weights.
 type loadedRun struct {
-	Dir         string
-	Model       ssl.Method
-	Step        int
-	Config      train.Config
-	Data        string // the dataset spec used ("" = embedded)
-	Train, Test *data.Dataset
-	Recipe      data.Recipe      // the run's augmentation; its evaluation transform normalises
-	Rep         eval.Representer // set instead of Model for a backbone loaded with --weights
-	Weights     *weightsInfo     // set for --weights: the model measured (weights.go)
+	*evalrun.Run
+	Weights *weightsInfo // set for --weights: the model measured (weights.go)
 }
 
 // dataName is how records and messages name a dataset spec.
-func dataName(spec string) string {
-	if spec == "" {
-		return "embedded"
-	}
-	return spec
-}
+func dataName(spec string) string { return evalrun.DataName(spec) }
 
 // loadRun loads RUN_DIR's checkpoint and opens dataSpec, or the run's own dataset
 // when dataSpec is empty.
 func loadRun(dir, dataSpec string, dataSet bool) (*loadedRun, error) {
-	if dir == "" {
-		return nil, errors.New("--checkpoint RUN_DIR is required")
-	}
-	ts, ck, err := train.ReadCheckpointMeta(dir)
+	r, err := evalrun.Load(dir, dataSpec, dataSet)
 	if err != nil {
 		return nil, err
 	}
-	spec := ck.Config.Data
-	if dataSet {
-		spec = dataSpec
-	}
-	tr, te, err := data.Open(spec)
-	if err != nil {
-		return nil, err
-	}
-	m, err := train.BuildModel(ck.Config, train.InputOf(ck.Config, tr))
-	if err != nil {
-		return nil, err
-	}
-	if err := ssl.LoadState(m, ts); err != nil {
-		return nil, fmt.Errorf("%s does not fit dataset %s (%d-channel images): %w", filepath.Join(dir, train.CheckpointFile), dataName(spec), tr.C, err)
-	}
-	m.SetTraining(false)
-	return &loadedRun{Dir: dir, Model: m, Step: ck.Step, Config: ck.Config, Data: spec,
-		Train: tr, Test: te, Recipe: train.AugmentRecipe(ck.Config, tr)}, nil
+	return &loadedRun{Run: r}, nil
 }
 
 // needTest returns the run's validation set or an error naming the dataset.
-func (r *loadedRun) needTest() (*data.Dataset, error) {
-	if r.Test == nil {
-		return nil, fmt.Errorf("dataset %s has no validation split", dataName(r.Data))
-	}
-	return r.Test, nil
-}
+func (r *loadedRun) needTest() (*data.Dataset, error) { return r.NeedTest() }
 
 // record starts a results.jsonl record of the given kind for this run.
-func (r *loadedRun) record(kind string) map[string]any {
-	rec := map[string]any{"kind": kind, "step": r.Step, "data": dataName(r.Data)}
-	if r.Weights != nil {
-		r.Weights.annotate(rec)
-	}
-	return rec
-}
+func (r *loadedRun) record(kind string) map[string]any { return r.Record(kind) }
 
 // appendResult adds rec, stamped with the current time, as one line of
 // RUN_DIR/results.jsonl (a single write in append mode).
-func appendResult(dir string, rec map[string]any) error {
-	rec["time"] = time.Now().UTC().Format(time.RFC3339)
-	return train.AppendJSONL(filepath.Join(dir, train.ResultsFile), rec)
-}
+func appendResult(dir string, rec map[string]any) error { return evalrun.Append(dir, rec) }
 
 // evalFlags are the flags every `siam eval` subcommand takes.
 type evalFlags struct {
@@ -160,35 +116,11 @@ monitoring (--k neighbours, weights exp(sim/T)).`,
 			if err != nil {
 				return err
 			}
-			test, err := r.needTest()
+			rec, res, err := r.KNN(evalrun.KNNOptions{KNNOptions: eval.KNNOptions{MaxK: maxK, WeightedK: wk, Temperature: temp},
+				TrainSamples: samples, Seed: seed, Batch: ef.batch})
 			if err != nil {
 				return err
 			}
-			var idx []int
-			if samples > 0 && samples < r.Train.N {
-				idx = eval.SampleIndices(r.Train.N, samples, seed)
-			}
-			keys, dim, kl, err := eval.FeaturesWith(r.representer(), r.Train, r.Recipe, idx, ef.batch)
-			if err != nil {
-				return err
-			}
-			queries, qdim, ql, err := eval.FeaturesWith(r.representer(), test, r.Recipe, nil, ef.batch)
-			if err != nil {
-				return err
-			}
-			if qdim != dim {
-				return fmt.Errorf("feature width %d on train, %d on val", dim, qdim)
-			}
-			res, err := eval.KNN(keys, kl, queries, ql, dim, eval.KNNOptions{MaxK: maxK, WeightedK: wk,
-				Temperature: temp, InPlace: true, NumClasses: max(r.Train.Classes, test.Classes)})
-			if err != nil {
-				return err
-			}
-			rec := r.record("knn")
-			rec["accuracy"], rec["best_k"], rec["weighted_accuracy"] = res.BestAccuracy, res.BestK, res.WeightedAccuracy
-			rec["weighted_k"], rec["temperature"], rec["k_sweep"] = res.WeightedK, res.Temperature, res.Accuracy
-			rec["keys"], rec["queries"], rec["dim"] = res.NumKeys, res.NumQueries, res.Dim
-			rec["seconds"] = time.Since(t0).Seconds()
 			if err := appendResult(r.Dir, rec); err != nil {
 				return err
 			}
@@ -242,10 +174,6 @@ Keep --lr the same for every model you compare (docs/EVAL.md).`,
 			if err != nil {
 				return err
 			}
-			test, err := r.needTest()
-			if err != nil {
-				return err
-			}
 			if ef.batch < 1 {
 				return fmt.Errorf("--batch %d < 1", ef.batch)
 			}
@@ -253,14 +181,10 @@ Keep --lr the same for every model you compare (docs/EVAL.md).`,
 			if !quiet {
 				o.Log = cmd.ErrOrStderr()
 			}
-			res, err := eval.LinearProbe(r.representer(), r.Train, test, o)
+			rec, res, err := r.Linear(o)
 			if err != nil {
 				return err
 			}
-			rec := r.record("linear")
-			rec["accuracy"], rec["train_accuracy"], rec["epochs"], rec["cached"] = res.ValAccuracy, res.TrainAccuracy, res.Epochs, res.Cached
-			rec["batch"], rec["lr"], rec["seed"], rec["epoch_loss"] = res.Batch, res.LR, o.Seed, res.EpochLoss
-			rec["seconds"] = res.Seconds
 			if err := appendResult(r.Dir, rec); err != nil {
 				return err
 			}
@@ -311,25 +235,14 @@ agreement. Together with the collapse AUC it predicts accuracy without labels
 			if err != nil {
 				return err
 			}
-			ds := r.Train
-			switch split {
-			case "test", "val":
-				if ds, err = r.needTest(); err != nil {
-					return err
-				}
-			case "train":
-			default:
+			if split != "test" && split != "val" && split != "train" {
 				return fmt.Errorf("--split %q: want test or train", split)
 			}
-			o.Batch, o.Recipe = ef.batch, &r.Recipe
-			res, err := eval.ValLoss(r.Model, ds, o)
+			o.Batch = ef.batch
+			rec, res, err := r.Loss(evalrun.LossOptions{LossOptions: o, Split: split})
 			if err != nil {
 				return err
 			}
-			rec := r.record("loss")
-			rec["val_loss"], rec["images"], rec["seed"], rec["split"] = res.Loss, res.Images, res.Seed, split
-			rec["method"] = r.Model.Name()
-			rec["seconds"] = time.Since(t0).Seconds()
 			if err := appendResult(r.Dir, rec); err != nil {
 				return err
 			}

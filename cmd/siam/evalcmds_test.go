@@ -77,6 +77,12 @@ func makeFixture(dir string) error {
 }
 
 func TestMain(m *testing.M) {
+	// With SIAM_TEST_MAIN=1 the test binary is the siam command itself: the child
+	// processes `siam sweep` starts (os.Executable) in the sweep tests.
+	if os.Getenv("SIAM_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
 	code := m.Run()
 	if fixtureDir != "" {
 		os.RemoveAll(fixtureDir)

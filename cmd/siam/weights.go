@@ -13,6 +13,7 @@ import (
 	"github.com/siam-ssl/siam/atomicfile"
 	"github.com/siam-ssl/siam/data"
 	"github.com/siam-ssl/siam/eval"
+	"github.com/siam-ssl/siam/evalrun"
 	"github.com/siam-ssl/siam/nn"
 	"github.com/siam-ssl/siam/pretrained"
 )
@@ -134,8 +135,9 @@ func loadWeights(wf *weightsFlags, file, dataSpec string) (*loadedRun, error) {
 	if err := info.writeConfig(dir); err != nil {
 		return nil, err
 	}
-	return &loadedRun{Dir: dir, Data: dataSpec, Train: tr, Test: te,
-		Recipe: data.Recipe{Name: "weights", Size: size}, Rep: m, Weights: info}, nil
+	return &loadedRun{Run: &evalrun.Run{Dir: dir, Data: dataSpec, Train: tr, Test: te,
+		Recipe: data.Recipe{Name: "weights", Size: size}, Rep: m,
+		Annotate: func(rec evalrun.Record) { info.annotate(rec) }}, Weights: info}, nil
 }
 
 // fields are what a result record says about the model measured.
