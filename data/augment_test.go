@@ -98,7 +98,7 @@ func TestCropParamsScale(t *testing.T) {
 	var sum float64
 	const n = 5000
 	for range n {
-		top, left, ch, cw := a.cropParams(rng)
+		top, left, ch, cw := a.cropParams(rng, 32, 32)
 		if top < 0 || left < 0 || top+ch > 32 || left+cw > 32 || ch < 1 || cw < 1 {
 			t.Fatalf("crop %d,%d %dx%d outside the image", top, left, ch, cw)
 		}

@@ -21,39 +21,31 @@ func factor(rng *rand.Rand, s float64) float32 {
 }
 
 // jitter applies torchvision's ColorJitter to a [0,1] CHW view in place:
-// brightness, contrast, saturation and hue in a random order, each with a
-// random factor, clamping to [0,1] after every op. Saturation and hue need
-// colour and are skipped for one channel.
-func (a *Augmenter) jitter(x []float32, rng *rand.Rand) {
+// brightness, contrast, saturation and hue in the plan's random order, each
+// with the plan's random factor, clamping to [0,1] after every op. Saturation
+// and hue need colour and are skipped for one channel.
+func (a *Augmenter) jitter(x []float32, p *viewPlan) {
 	r := &a.r
-	order := [4]int{0, 1, 2, 3}
-	rng.Shuffle(4, func(i, j int) { order[i], order[j] = order[j], order[i] })
-	for _, op := range order {
+	for _, op := range p.order {
 		switch op {
 		case 0:
 			if r.Brightness > 0 {
-				f := factor(rng, r.Brightness)
+				f := p.factor[0]
 				for i, v := range x {
 					x[i] = clamp01(v * f)
 				}
 			}
 		case 1:
 			if r.Contrast > 0 {
-				a.contrast(x, factor(rng, r.Contrast))
+				a.contrast(x, p.factor[1])
 			}
 		case 2:
-			if r.Saturation > 0 {
-				f := factor(rng, r.Saturation)
-				if a.c == 3 {
-					a.saturation(x, f)
-				}
+			if r.Saturation > 0 && a.c == 3 {
+				a.saturation(x, p.factor[2])
 			}
 		case 3:
-			if r.Hue > 0 {
-				h := float32(-r.Hue + rng.Float64()*2*r.Hue)
-				if a.c == 3 {
-					a.hue(x, h)
-				}
+			if r.Hue > 0 && a.c == 3 {
+				a.hue(x, p.factor[3])
 			}
 		}
 	}
@@ -171,27 +163,37 @@ func (a *Augmenter) blur(x []float32, sigma float64) {
 	}
 	oh, ow := a.oh, a.ow
 	n := oh * ow
+	// Horizontal pass through a reflect-padded copy of each row, vertical pass
+	// accumulating whole rows: every output is still sum_j w[j]*x[reflect(i+j-rad)]
+	// summed in j order, as the direct form computes it, without an index
+	// function call per tap.
+	pad := a.pad[:ow+2*rad]
+	acc := a.acc[:ow]
 	for c := 0; c < a.c; c++ {
 		p := x[c*n : (c+1)*n]
 		for y := 0; y < oh; y++ {
 			row, out := p[y*ow:(y+1)*ow], a.tmp[y*ow:(y+1)*ow]
+			for j := range pad {
+				pad[j] = row[reflect(j-rad, ow)]
+			}
 			for xx := range out {
+				win := pad[xx : xx+k]
 				var s float32
 				for j, wt := range wts {
-					s += wt * row[reflect(xx+j-rad, ow)]
+					s += wt * win[j]
 				}
 				out[xx] = s
 			}
 		}
 		for y := 0; y < oh; y++ {
-			out := p[y*ow : (y+1)*ow]
-			for xx := range out {
-				var s float32
-				for j, wt := range wts {
-					s += wt * a.tmp[reflect(y+j-rad, oh)*ow+xx]
+			clear(acc)
+			for j, wt := range wts {
+				src := a.tmp[reflect(y+j-rad, oh)*ow:][:ow]
+				for xx, v := range src {
+					acc[xx] += wt * v
 				}
-				out[xx] = s
 			}
+			copy(p[y*ow:(y+1)*ow], acc)
 		}
 	}
 }

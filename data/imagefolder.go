@@ -95,7 +95,8 @@ func isDir(p string) bool {
 	return err == nil && st.IsDir()
 }
 
-// classFolders lists the non-hidden sub-folders of dir, sorted.
+// classFolders lists the non-hidden sub-folders of dir (symbolic links to
+// folders included), sorted.
 func classFolders(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -103,7 +104,14 @@ func classFolders(dir string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		folder := e.IsDir()
+		if e.Type()&os.ModeSymlink != 0 {
+			folder = isDir(filepath.Join(dir, e.Name()))
+		}
+		if folder {
 			out = append(out, e.Name())
 		}
 	}
@@ -153,8 +161,15 @@ func loadSplit(name, dir string, classes, all []string, opt ImageFolderOptions) 
 			return nil, fmt.Errorf("imagefolder: class folder %s has no .jpg, .jpeg or .png files", cdir)
 		}
 	}
+	return decodeFiles(name, files, labels, all, opt)
+}
+
+// decodeFiles decodes the given files into an in-memory dataset of
+// opt.Size x opt.Size RGB images (shorter side resized, centre square kept),
+// in parallel over opt.Workers goroutines.
+func decodeFiles(name string, files []string, labels []int, classes []string, opt ImageFolderOptions) (*Dataset, error) {
 	s := opt.Size
-	ds := &Dataset{Name: name, N: len(files), C: 3, H: s, W: s, Classes: len(all), ClassNames: all,
+	ds := &Dataset{Name: name, N: len(files), C: 3, H: s, W: s, Classes: len(classes), ClassNames: classes,
 		Pixels: make([]uint8, len(files)*3*s*s), Labels: labels}
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup

@@ -3,6 +3,7 @@ package data
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,9 +38,53 @@ func RegisterEmbedded(f EmbeddedLoader) {
 
 // OpenOptions tunes Open for formats that need it.
 type OpenOptions struct {
-	ImageSize int // ImageFolder output side (default DefaultImageSize)
+	ImageSize int // ImageFolder and shard view side (default DefaultImageSize)
 	Workers   int // ImageFolder decoding goroutines (default GOMAXPROCS)
+	// Stream says whether an ImageFolder tree is decoded into memory or read
+	// file by file (WebDataset shards are always streamed).
+	Stream StreamMode
+	// MemoryLimit is the decoded size (N*3*ImageSize^2 bytes, train + val)
+	// above which StreamAuto streams a tree (default DefaultMemoryLimit).
+	MemoryLimit int64
+	// CacheDir receives the file index of a tree or shard set whose own folder
+	// is read-only (e.g. the run folder); "" means no fallback.
+	CacheDir string
+	// Log receives progress lines (indexing) and the warnings about
+	// unreadable files of streamed sets (nil: no progress lines, warnings to
+	// os.Stderr).
+	Log io.Writer
 }
+
+// StreamMode says how Open holds an ImageFolder tree.
+type StreamMode int
+
+const (
+	// StreamAuto streams a tree whose decoded images would exceed
+	// OpenOptions.MemoryLimit and decodes smaller ones into memory.
+	StreamAuto StreamMode = iota
+	// StreamNever decodes the whole tree into memory (resized to ImageSize).
+	StreamNever
+	// StreamAlways streams: RandomResizedCrop then works on the full-size
+	// images, as torchvision's ImageFolder + transforms do.
+	StreamAlways
+)
+
+// ParseStreamMode parses "auto", "never" or "always".
+func ParseStreamMode(s string) (StreamMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "auto", "":
+		return StreamAuto, nil
+	case "never", "memory":
+		return StreamNever, nil
+	case "always", "stream":
+		return StreamAlways, nil
+	}
+	return 0, fmt.Errorf("data: unknown stream mode %q (want auto, never or always)", s)
+}
+
+// DefaultMemoryLimit is the decoded size above which StreamAuto streams an
+// ImageFolder tree: 512 MiB.
+const DefaultMemoryLimit = 512 << 20
 
 // Open resolves a dataset spec to its train and test splits with default options:
 //   - "" or "embedded": the embedded Fashion-MNIST subset (needs package data/embedded linked in);
@@ -109,7 +154,7 @@ func OpenDir(dir string, opt OpenOptions) (train, test *Dataset, err error) {
 	case cifarDir(dir, "cifar-100-binary", "train.bin") != "":
 		return LoadCIFAR100Dir(dir, true)
 	case isImageFolder(dir):
-		return LoadImageFolder(dir, ImageFolderOptions{Size: opt.ImageSize, Workers: opt.Workers})
+		return OpenImageFolder(dir, opt)
 	}
 	return nil, nil, fmt.Errorf("data: %s: no IDX files (train-images-idx3-ubyte[.gz]), CIFAR batches (data_batch_1.bin, train.bin) or class folders", dir)
 }
