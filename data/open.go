@@ -91,14 +91,19 @@ const DefaultMemoryLimit = 512 << 20
 //   - "fashion-mnist": /usr/share/datasets/fashion-mnist, then $SIAM_DATA/fashion-mnist;
 //   - "mnist": the GoMNIST module's data folder in the Go module cache, then $SIAM_DATA/mnist;
 //   - "cifar10", "cifar100": $SIAM_DATA/cifar-10-batches-bin, $SIAM_DATA/cifar-100-binary;
-//   - a directory: IDX files, CIFAR-10/100 binary batches or an ImageFolder tree, detected.
+//   - a directory: IDX files, CIFAR-10/100 binary batches, an ImageFolder tree
+//     (see OpenImageFolder) or a folder of WebDataset .tar shards, detected;
+//   - WebDataset shards: a .tar path, a glob or a brace range such as
+//     "shards/train-{000000..000146}.tar" (see OpenShards).
 //
-// test is nil for an ImageFolder tree without a val split.
+// test is nil for an ImageFolder tree without a val split and for shards
+// without val-*.tar beside them.
 func Open(spec string) (train, test *Dataset, err error) {
 	return OpenWith(spec, OpenOptions{})
 }
 
-// OpenWith is Open with options (image size and workers for ImageFolder trees).
+// OpenWith is Open with options (image size, streaming, index cache folder
+// and log for ImageFolder trees and shards).
 func OpenWith(spec string, opt OpenOptions) (train, test *Dataset, err error) {
 	switch strings.ToLower(spec) {
 	case "", "embedded":
@@ -137,6 +142,9 @@ func OpenWith(spec string, opt OpenOptions) (train, test *Dataset, err error) {
 	case "cifar100", "cifar-100":
 		return LoadCIFAR100Dir(siamData("cifar-100-binary"), true)
 	}
+	if isShardSpec(spec) {
+		return OpenShards(spec, opt)
+	}
 	return OpenDir(spec, opt)
 }
 
@@ -155,8 +163,10 @@ func OpenDir(dir string, opt OpenOptions) (train, test *Dataset, err error) {
 		return LoadCIFAR100Dir(dir, true)
 	case isImageFolder(dir):
 		return OpenImageFolder(dir, opt)
+	case hasTarFiles(dir):
+		return openShardDir(dir, opt)
 	}
-	return nil, nil, fmt.Errorf("data: %s: no IDX files (train-images-idx3-ubyte[.gz]), CIFAR batches (data_batch_1.bin, train.bin) or class folders", dir)
+	return nil, nil, fmt.Errorf("data: %s: no IDX files (train-images-idx3-ubyte[.gz]), CIFAR batches (data_batch_1.bin, train.bin), class folders or .tar shards", dir)
 }
 
 // siamData returns $SIAM_DATA/sub, or "" when SIAM_DATA is unset.
