@@ -166,9 +166,9 @@ type fileStamp struct {
 	size, mtime int64
 }
 
-func (x *shardIndex) len() int        { return len(x.labels) }
+func (x *shardIndex) len() int         { return len(x.labels) }
 func (x *shardIndex) key(i int) string { return x.keys[x.keyOffs[i]:x.keyOffs[i+1]] }
-func (x *shardIndex) hasStats() bool  { return len(x.mean) == 3 && len(x.std) == 3 }
+func (x *shardIndex) hasStats() bool   { return len(x.mean) == 3 && len(x.std) == 3 }
 
 // shardStore reads sample images straight from their shard (one ReadAt).
 type shardStore struct{ x *shardIndex }
