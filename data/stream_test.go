@@ -365,3 +365,9 @@ func TestStreamedCorruptFileSkipped(t *testing.T) {
 		}
 	}
 }
+
+// MakeTestFolder exposes makeFolder to the external tests of this package:
+// a generated ImageFolder root (train/ and val/) in a temporary folder.
+func MakeTestFolder(t testing.TB, classes, perClass, valPerClass int) string {
+	return makeFolder(t, classes, perClass, valPerClass).root
+}

@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	trainSet, testSet, err := data.Open(cfg.Data)
+	trainSet, testSet, err := OpenData(cfg, o.Dir, log)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,8 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	}
 	kind, _ := order.ParseKind(cfg.Order)
 	sampler, err := order.New(order.Config{Kind: kind, N: trainSet.N, Steps: cfg.Steps, Batch: cfg.Batch,
-		Chunks: cfg.Chunks, SwitchAt: cfg.SwitchAt, Subset: cfg.Subset, Seed: cfg.Seed})
+		Chunks: cfg.Chunks, SwitchAt: cfg.SwitchAt, Subset: cfg.Subset, Seed: cfg.Seed,
+		Buffer: cfg.ShuffleBuffer, Blocks: samplerBlocks(cfg, trainSet)})
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +236,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			logNow = true
 		}
 		if logNow {
+			line.Extra = badImagesField(line.Extra, trainSet)
 			now := time.Now()
 			line.ImagesPerS = float64(winImages) / now.Sub(winStart).Seconds()
 			line.Time = now.UTC().Format(time.RFC3339)
