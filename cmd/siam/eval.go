@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -47,7 +48,9 @@ func loadRun(dir, dataSpec string, dataSet bool) (*loadedRun, error) {
 	if dataSet {
 		spec = dataSpec
 	}
-	tr, te, err := data.Open(spec)
+	dcfg := ck.Config
+	dcfg.Data = spec
+	tr, te, err := train.OpenData(dcfg, dir, os.Stderr) // the run's image size and streaming
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,6 @@ evaluates them (k-NN, linear probe) and predicts downstream accuracy without lab
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemo(), newTrain(), newCollapse(), newEval(), newPredict(), newReport(), newBench())
+	root.AddCommand(newDemo(), newTrain(), newCollapse(), newEval(), newPredict(), newReport(), newBench(), newData())
 	return root
 }

@@ -75,6 +75,9 @@ func addConfigFlags(f *pflag.FlagSet) *configFlags {
 	integer("monitor-samples", &v.MonitorSamples, "training images used for the monitored AUC", func(d *train.Config, x int) { d.MonitorSamples = x })
 	integer("workers", &v.Workers, "augmentation workers", func(d *train.Config, x int) { d.Workers = x })
 	str("augment", &v.Augment, "augmentation recipe: auto, gray28 or color32", func(d *train.Config, x string) { d.Augment = x })
+	integer("size", &v.Size, "view side for any image dataset (0: the dataset's own; ImageFolder trees and shards: 32; 224 for ImageNet)", func(d *train.Config, x int) { d.Size = x })
+	str("stream", &v.Stream, "ImageFolder trees: auto (stream when decoding all would exceed 512 MiB), always or never", func(d *train.Config, x string) { d.Stream = x })
+	integer("shuffle-buffer", &v.ShuffleBuffer, "order multi: read shards in sequence through a shuffle buffer of this many samples (0: random access)", func(d *train.Config, x int) { d.ShuffleBuffer = x })
 	return c
 }
 
@@ -107,6 +110,8 @@ func newTrain() *cobra.Command {
 		Example: `  siam train --out runs/multi --steps 2000
   siam train --out runs/hybrid --order hybrid --chunks 100 --switch-at 40 --data fashion-mnist
   siam train --config exp.yaml --out runs/exp --monitor-every 200
+  siam train --data /data/imagenet --size 224 --stem imagenet --width 64 --out runs/in1k
+  siam train --data 'shards/train-{000000..000146}.tar' --size 224 --shuffle-buffer 5000 --out runs/wds
   siam train --resume runs/hybrid`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
