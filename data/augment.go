@@ -272,6 +272,11 @@ func (a *Augmenter) viewDecoded(dst []float32, d *decoded, p *viewPlan, t *sampl
 	a.finish(dst, p)
 }
 
+// planLevel is the pyramid level (log2 of the usable shrink) of a planned view.
+func (a *Augmenter) planLevel(p *viewPlan) int {
+	return pyramidLevel(float64(p.cw), float64(p.ch), a.ow, a.oh)
+}
+
 // finish applies a plan's colour operations, blur and normalisation to a
 // resampled [0,1] view in place.
 func (a *Augmenter) finish(dst []float32, p *viewPlan) {

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"image"
 	"image/draw"
-	"image/jpeg"
 	"image/png"
 	"math"
+
+	"github.com/siam-ssl/siam/data/internal/jpeg"
 
 	_ "golang.org/x/image/bmp"  // registers BMP, one of torchvision's ImageFolder extensions
 	_ "golang.org/x/image/tiff" // registers TIFF
@@ -44,12 +45,14 @@ const (
 // samples a level about k times smaller instead of aliasing. It is owned by
 // one worker and reused from image to image.
 type decoded struct {
-	w, h   int // image size in pixels (level 0)
+	w, h   int // image size in pixels (in the file)
 	kind   colourKind
 	n      int        // number of planes (1 or 3)
-	levels [][3]plane // levels[0] = the decoded planes
+	shift  int        // the planes were decoded at 1/2^shift of the size (JPEG DCT scaling)
+	levels [][3]plane // levels[0] = the decoded planes, levels[j] halved j times
 	bufs   [][3][]uint8
-	rgb    [3][]uint8 // planar copy of images that are not YCbCr or Gray
+	rgb    [3][]uint8   // planar copy of images that are not YCbCr or Gray
+	jpeg   jpeg.Decoder // reused JPEG decoder (no garbage per image)
 }
 
 // imageHeader returns the format ("jpeg", "png", ...) and size of an encoded
@@ -68,13 +71,22 @@ func imageHeader(raw []byte) (format string, w, h int, err error) {
 	return format, cfg.Width, cfg.Height, nil
 }
 
-// decode decodes raw (whose header said format, w x h) into d's planes.
-func (d *decoded) decode(raw []byte, format string, w, h int) error {
+// decode decodes raw (whose header said format, w x h) into d's planes. A
+// JPEG is decoded at 1/2^shift of its size (shift 0..3) by DCT scaling when
+// its colour model allows; d.shift says what was done.
+func (d *decoded) decode(raw []byte, format string, w, h, shift int) error {
 	var img image.Image
 	var err error
+	d.shift = 0
 	switch format {
 	case "jpeg":
-		img, err = jpeg.Decode(bytes.NewReader(raw))
+		img, err = d.jpeg.Decode(bytes.NewReader(raw), 1<<shift)
+		if err == nil && shift > 0 {
+			b := img.Bounds()
+			if b.Dx() == (w+(1<<shift)-1)>>shift && b.Dy() == (h+(1<<shift)-1)>>shift && (b.Dx() != w || b.Dy() != h) {
+				d.shift = shift
+			}
+		}
 	case "png":
 		img, err = png.Decode(bytes.NewReader(raw))
 	default:
@@ -84,12 +96,13 @@ func (d *decoded) decode(raw []byte, format string, w, h int) error {
 		return err
 	}
 	b := img.Bounds()
-	if b.Dx() != w || b.Dy() != h {
+	if d.shift == 0 && (b.Dx() != w || b.Dy() != h) {
 		return fmt.Errorf("decoded %dx%d, header said %dx%d", b.Dx(), b.Dy(), w, h)
 	}
 	d.w, d.h = w, h
 	d.levels = d.levels[:0]
 	var l0 [3]plane
+	sc := 1 / float64(int(1)<<d.shift) // plane pixels per image pixel at level 0
 	switch m := img.(type) {
 	case *image.YCbCr:
 		fx, fy, ok := chromaScale(m.SubsampleRatio)
@@ -100,9 +113,9 @@ func (d *decoded) decode(raw []byte, format string, w, h int) error {
 		cw, ch := m.Rect.Dx(), m.Rect.Dy()
 		ccw, cch := int(math.Ceil(float64(cw)*fx)), int(math.Ceil(float64(ch)*fy))
 		d.kind, d.n = kindYCbCr, 3
-		l0[0] = plane{pix: m.Y, stride: m.YStride, w: cw, h: ch, fx: 1, fy: 1}
-		l0[1] = plane{pix: m.Cb, stride: m.CStride, w: ccw, h: cch, fx: fx, fy: fy}
-		l0[2] = plane{pix: m.Cr, stride: m.CStride, w: ccw, h: cch, fx: fx, fy: fy}
+		l0[0] = plane{pix: m.Y, stride: m.YStride, w: cw, h: ch, fx: sc, fy: sc}
+		l0[1] = plane{pix: m.Cb, stride: m.CStride, w: ccw, h: cch, fx: fx * sc, fy: fy * sc}
+		l0[2] = plane{pix: m.Cr, stride: m.CStride, w: ccw, h: cch, fx: fx * sc, fy: fy * sc}
 		if !planesFit(l0[:3]) {
 			return errors.New("inconsistent YCbCr planes")
 		}
@@ -110,7 +123,7 @@ func (d *decoded) decode(raw []byte, format string, w, h int) error {
 		return nil
 	case *image.Gray:
 		d.kind, d.n = kindGray, 1
-		l0[0] = plane{pix: m.Pix, stride: m.Stride, w: w, h: h, fx: 1, fy: 1}
+		l0[0] = plane{pix: m.Pix, stride: m.Stride, w: b.Dx(), h: b.Dy(), fx: sc, fy: sc}
 		if !planesFit(l0[:1]) {
 			return errors.New("inconsistent gray plane")
 		}
@@ -121,7 +134,7 @@ func (d *decoded) decode(raw []byte, format string, w, h int) error {
 	}
 	d.kind, d.n = kindRGB, 3
 	for c := range 3 {
-		l0[c] = plane{pix: d.rgb[c], stride: w, w: w, h: h, fx: 1, fy: 1}
+		l0[c] = plane{pix: d.rgb[c], stride: b.Dx(), w: b.Dx(), h: b.Dy(), fx: sc, fy: sc}
 	}
 	d.levels = append(d.levels, l0)
 	return nil
@@ -240,8 +253,8 @@ func halve(dst, src plane) {
 
 // pyramidLevel returns the level a box of bw x bh image pixels shown on an
 // ow x oh view should be sampled from: the largest j with 2^j <= the
-// shrink factor, at most 3 (the pyramid's box filter then anti-aliases the
-// bilinear sampling).
+// shrink factor, at most 3 (a JPEG decoded at 1/2^j by DCT scaling, or the
+// pyramid's box filter, then anti-aliases the bilinear sampling).
 func pyramidLevel(bw, bh float64, ow, oh int) int {
 	f := min(bw/float64(ow), bh/float64(oh))
 	j := 0
@@ -310,7 +323,7 @@ func samplePlane(dst []float32, ow, oh int, p plane, bx, by, bw, bh float64, fli
 // the pyramid level suited to the shrink factor, then converted to RGB at
 // the output resolution (so chroma is never upsampled to the full image).
 func (d *decoded) sampleView(dst []float32, ow, oh int, bx, by, bw, bh float64, flip bool, t *sampleTable) {
-	lv := d.level(pyramidLevel(bw, bh, ow, oh))
+	lv := d.level(max(pyramidLevel(bw, bh, ow, oh)-d.shift, 0))
 	n := ow * oh
 	for c := 0; c < d.n; c++ {
 		samplePlane(dst[c*n:(c+1)*n], ow, oh, lv[c], bx, by, bw, bh, flip, t)

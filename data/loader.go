@@ -246,15 +246,24 @@ func (l *Loader) streamSample(a *Augmenter, sc *streamScratch, rng sampleRNG, b 
 	var p1, p2 viewPlan
 	for k := 0; k < b.N; k++ {
 		idx := b.orig[(i+k)%b.N]
-		if err := sc.load(ds.Files, idx); err != nil {
+		err := sc.loadScaled(ds.Files, idx, func(w, h int) int {
+			// Plan both views on the full-size image, then decode at the
+			// coarsest scale both crops allow.
+			rng.reseed(l.cfg.Seed, b.Step, i)
+			a.plan(&p1, h, w, rng.Rand)
+			shift := a.planLevel(&p1)
+			if b.X2 != nil {
+				a.plan(&p2, h, w, rng.Rand)
+				shift = min(shift, a.planLevel(&p2))
+			}
+			return shift
+		})
+		if err != nil {
 			ds.Files.report(idx, err)
 			continue
 		}
-		rng.reseed(l.cfg.Seed, b.Step, i)
-		a.plan(&p1, sc.img.h, sc.img.w, rng.Rand)
 		a.viewDecoded(b.X1[i*sz:(i+1)*sz], &sc.img, &p1, &sc.tab)
 		if b.X2 != nil {
-			a.plan(&p2, sc.img.h, sc.img.w, rng.Rand)
 			a.viewDecoded(b.X2[i*sz:(i+1)*sz], &sc.img, &p2, &sc.tab)
 		}
 		b.Indices[i], b.Labels[i] = idx, ds.Labels[idx]

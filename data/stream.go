@@ -102,8 +102,17 @@ type streamScratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(streamScratch) }}
 
-// load reads and decodes image i of fs into s.img.
+// load reads and decodes image i of fs into s.img at full size.
 func (s *streamScratch) load(fs *FileSet, i int) error {
+	return s.loadScaled(fs, i, nil)
+}
+
+// loadScaled reads image i of fs and decodes it into s.img, at the coarsest
+// JPEG DCT scale (1/2, 1/4, 1/8) that still gives every box in boxes (crop
+// boxes in image pixels, each with its output side) at least one decoded
+// pixel per output pixel; boxes is called with the image size once the
+// header is read.
+func (s *streamScratch) loadScaled(fs *FileSet, i int, boxes func(w, h int) (shift int)) error {
 	raw, err := fs.Store.Read(i, s.raw)
 	if err != nil {
 		return err
@@ -113,7 +122,11 @@ func (s *streamScratch) load(fs *FileSet, i int) error {
 	if err != nil {
 		return err
 	}
-	return s.img.decode(raw, format, w, h)
+	shift := 0
+	if boxes != nil {
+		shift = boxes(w, h)
+	}
+	return s.img.decode(raw, format, w, h, shift)
 }
 
 // streamImage returns image i of a streamed dataset through the evaluation
@@ -135,7 +148,12 @@ func (d *Dataset) streamImage(i int) []uint8 {
 func (d *Dataset) streamImageInto(i int, out []uint8) error {
 	s := scratchPool.Get().(*streamScratch)
 	defer scratchPool.Put(s)
-	if err := s.load(d.Files, i); err != nil {
+	var bx, by, bw, bh float64
+	err := s.loadScaled(d.Files, i, func(w, h int) int {
+		bx, by, bw, bh = evalBox(w, h, d.H)
+		return pyramidLevel(bw, bh, d.W, d.H)
+	})
+	if err != nil {
 		return err
 	}
 	n := d.H * d.W
@@ -143,7 +161,6 @@ func (d *Dataset) streamImageInto(i int, out []uint8) error {
 		s.f = make([]float32, 3*n)
 	}
 	f := s.f[:3*n]
-	bx, by, bw, bh := evalBox(s.img.w, s.img.h, d.H)
 	s.img.sampleView(f, d.W, d.H, bx, by, bw, bh, false, &s.tab)
 	if d.C == 1 {
 		f = f[:n] // gray datasets keep the first (equal) channel
