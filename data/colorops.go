@@ -12,7 +12,17 @@ const (
 	lumaB = 0.114
 )
 
-func clamp01(v float32) float32 { return min(max(v, 0), 1) }
+// clamp01 limits v to [0,1] (comparisons rather than min/max, whose NaN
+// and signed-zero rules cost extra instructions in the pixel loops).
+func clamp01(v float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	if v > 1 {
+		return 1
+	}
+	return v
+}
 
 // factor draws a jitter factor uniformly in [max(0, 1-s), 1+s].
 func factor(rng *rand.Rand, s float64) float32 {
@@ -189,7 +199,22 @@ func (a *Augmenter) blur(x []float32, sigma float64) {
 			for j := range pad {
 				pad[j] = row[reflect(j-rad, ow)]
 			}
-			for xx := range out {
+			// Four outputs at a time: four independent sums, each still
+			// accumulated in tap order.
+			xx := 0
+			for ; xx+4 <= ow; xx += 4 {
+				win := pad[xx : xx+len(wts)+3]
+				var s0, s1, s2, s3 float32
+				for j, wt := range wts {
+					w4 := win[j : j+4 : j+4]
+					s0 += wt * w4[0]
+					s1 += wt * w4[1]
+					s2 += wt * w4[2]
+					s3 += wt * w4[3]
+				}
+				out[xx], out[xx+1], out[xx+2], out[xx+3] = s0, s1, s2, s3
+			}
+			for ; xx < ow; xx++ {
 				win := pad[xx : xx+len(wts)]
 				var s float32
 				for j, wt := range wts {
@@ -200,10 +225,24 @@ func (a *Augmenter) blur(x []float32, sigma float64) {
 		}
 		for y := 0; y < oh; y++ {
 			clear(acc)
-			for j, wt := range wts {
-				src := a.tmp[reflect(y+j-rad, oh)*ow:][:ow]
-				for xx, v := range src {
-					acc[xx] += wt * v
+			// Two taps per pass over the row, added one after the other.
+			j := 0
+			for ; j+2 <= len(wts); j += 2 {
+				w0, w1 := wts[j], wts[j+1]
+				r0 := a.tmp[reflect(y+j-rad, oh)*ow:][:ow]
+				r1 := a.tmp[reflect(y+j+1-rad, oh)*ow:][:ow]
+				for xx := range acc {
+					v := acc[xx]
+					v += w0 * r0[xx]
+					v += w1 * r1[xx]
+					acc[xx] = v
+				}
+			}
+			for ; j < len(wts); j++ {
+				wt := wts[j]
+				r := a.tmp[reflect(y+j-rad, oh)*ow:][:ow]
+				for xx := range acc {
+					acc[xx] += wt * r[xx]
 				}
 			}
 			copy(p[y*ow:(y+1)*ow], acc)

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/siam-ssl/siam/atomicfile"
 )
@@ -36,6 +37,7 @@ type folderIndex struct {
 	dirs    []dirStamp // every folder walked, for staleness checks
 	mean    []float32  // channel statistics (train split), nil if unknown
 	std     []float32
+	took    time.Duration // time to build (for the log)
 }
 
 // dirStamp is a folder's path (relative to the split) and modification time.
@@ -242,6 +244,7 @@ func loadFolderIndex(root string, classes []string, cacheDir string, log io.Writ
 		}
 		return x, nil
 	}
+	t0 := time.Now()
 	x, err := buildFolderIndex(root, classes)
 	if err != nil {
 		return nil, err
@@ -249,6 +252,7 @@ func loadFolderIndex(root string, classes []string, cacheDir string, log io.Writ
 	if prepare != nil {
 		prepare(x)
 	}
+	x.took = time.Since(t0)
 	if err := x.cache(paths, log); err != nil {
 		fmt.Fprintf(log, "imagefolder: %s: index of %d files not cached: %v\n", root, x.len(), err)
 	}
@@ -269,7 +273,7 @@ func (x *folderIndex) cache(paths []string, log io.Writer) error {
 			errs = append(errs, err)
 			continue
 		}
-		fmt.Fprintf(log, "imagefolder: indexed %d files of %s (cached in %s)\n", x.len(), x.root, p)
+		fmt.Fprintf(log, "imagefolder: indexed %d files of %s in %.1fs (cached in %s)\n", x.len(), x.root, x.took.Seconds(), p)
 		return nil
 	}
 	return errors.Join(errs...)

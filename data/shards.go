@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/siam-ssl/siam/atomicfile"
 )
@@ -264,6 +265,7 @@ func loadShardIndex(files []string, cacheDir string, log io.Writer, prepare func
 			return x, nil
 		}
 	}
+	t0 := time.Now()
 	x, err := buildShardIndex(files)
 	if err != nil {
 		return nil, err
@@ -271,6 +273,7 @@ func loadShardIndex(files []string, cacheDir string, log io.Writer, prepare func
 	if prepare != nil {
 		prepare(x)
 	}
+	took := time.Since(t0).Seconds()
 	var errs []error
 	for i, p := range paths {
 		if i > 0 {
@@ -283,7 +286,7 @@ func loadShardIndex(files []string, cacheDir string, log io.Writer, prepare func
 			errs = append(errs, err)
 			continue
 		}
-		fmt.Fprintf(log, "shards: indexed %d samples in %d shards (cached in %s)\n", x.len(), len(files), p)
+		fmt.Fprintf(log, "shards: indexed %d samples in %d shards in %.1fs (cached in %s)\n", x.len(), len(files), took, p)
 		return x, nil
 	}
 	fmt.Fprintf(log, "shards: index of %d samples not cached: %v\n", x.len(), errors.Join(errs...))
