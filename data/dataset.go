@@ -25,6 +25,8 @@ type Dataset struct {
 	Pixels     []uint8  // N*C*H*W bytes, CHW per image; nil when streamed
 	Labels     []int    // N labels
 	Files      *FileSet // the encoded files of a streamed dataset; nil in memory
+
+	dropped int // unreadable files left out when an in-memory set was decoded
 }
 
 // ImageSize returns the number of bytes (and float32 values) in one image, C*H*W.

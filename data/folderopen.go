@@ -91,11 +91,11 @@ func OpenImageFolder(root string, opt OpenOptions) (train, test *Dataset, err er
 		return train, test, nil
 	}
 	fo := ImageFolderOptions{Size: size, Workers: opt.Workers}
-	if train, err = decodeFiles(base+"/train", xtr.paths(), xtr.labels, classes, fo); err != nil {
+	if train, err = decodeSkipping(base+"/train", xtr.paths(), xtr.labels, classes, fo, opt.Log, bad); err != nil {
 		return nil, nil, err
 	}
 	if xte != nil {
-		if test, err = decodeFiles(testName, xte.paths(), xte.labels, classes, fo); err != nil {
+		if test, err = decodeSkipping(testName, xte.paths(), xte.labels, classes, fo, opt.Log, bad); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -62,8 +62,12 @@ func (f *FileSet) registry() *badFiles {
 
 // report warns about an unreadable file once and counts it.
 func (f *FileSet) report(i int, err error) {
-	r := f.registry()
-	path := f.Store.Path(i)
+	f.registry().report(f.Warn, f.Store.Path(i), err)
+}
+
+// report writes one warning line naming path the first time it is met (to
+// w, or os.Stderr when nil) and counts it.
+func (r *badFiles) report(w io.Writer, path string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.seen[path] {
@@ -71,7 +75,6 @@ func (f *FileSet) report(i int, err error) {
 	}
 	r.seen[path] = true
 	r.n.Add(1)
-	w := f.Warn
 	if w == nil {
 		w = os.Stderr
 	}
@@ -82,12 +85,13 @@ func (f *FileSet) report(i int, err error) {
 // (Files is set) rather than holding them in Pixels.
 func (d *Dataset) Streamed() bool { return d.Files != nil }
 
-// BadFiles returns how many distinct unreadable files a streamed dataset has
-// met so far (each was reported once on Files.Warn and replaced); 0 for
-// in-memory datasets.
+// BadFiles returns how many distinct unreadable files the dataset has met:
+// for a streamed set so far (each was reported once on Files.Warn and
+// replaced in its batch), for an in-memory ImageFolder the files left out
+// when it was decoded (each reported once); 0 otherwise.
 func (d *Dataset) BadFiles() int {
 	if d.Files == nil {
-		return 0
+		return d.dropped
 	}
 	return int(d.Files.registry().n.Load())
 }

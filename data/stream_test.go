@@ -371,3 +371,22 @@ func TestStreamedCorruptFileSkipped(t *testing.T) {
 func MakeTestFolder(t testing.TB, classes, perClass, valPerClass int) string {
 	return makeFolder(t, classes, perClass, valPerClass).root
 }
+
+// TestInMemoryFolderSkipsCorrupt: a small tree decoded into memory leaves an
+// unreadable file out with one warning and counts it, like the stream does.
+func TestInMemoryFolderSkipsCorrupt(t *testing.T) {
+	f := makeFolder(t, 2, 6, 0)
+	bad := filepath.Join(f.root, "train", "apple", "img_001.jpg")
+	os.WriteFile(bad, []byte("garbage"), 0o644)
+	var log bytes.Buffer
+	tr, _, err := OpenWith(f.root, OpenOptions{ImageSize: 8, Stream: StreamNever, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Streamed() || tr.N != 11 || tr.BadFiles() != 1 {
+		t.Fatalf("streamed %v N %d bad %d", tr.Streamed(), tr.N, tr.BadFiles())
+	}
+	if n := strings.Count(log.String(), "warning: skipping unreadable image "+bad); n != 1 {
+		t.Fatalf("%d warnings in %q", n, log.String())
+	}
+}
