@@ -1,6 +1,9 @@
 package data
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -183,15 +186,17 @@ func EstimateStats(ds *Dataset, k int) (mean, std []float32) {
 	idx := rand.New(rand.NewPCG(0x57a75, 1)).Perm(ds.N)
 	idx = idx[:min(k, ds.N)]
 	sort.Ints(idx)
-	type acc struct{ s, q []float64 }
-	workers := runtime.GOMAXPROCS(0)
-	parts := make([]acc, workers)
+	// Per-image integer sums, reduced in index order afterwards, so the
+	// result does not depend on which worker took which image.
+	type sums struct {
+		ok   bool
+		s, q [3]uint64
+	}
+	per := make([]sums, len(idx))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	plane := ds.H * ds.W
-	var used atomic.Int64
-	for w := range parts {
-		parts[w] = acc{make([]float64, ds.C), make([]float64, ds.C)}
+	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -209,12 +214,12 @@ func EstimateStats(ds *Dataset, k int) (mean, std []float32) {
 				} else {
 					img = ds.Image(idx[j])
 				}
-				used.Add(1)
-				for c := 0; c < ds.C; c++ {
+				p := &per[j]
+				p.ok = true
+				for c := 0; c < min(ds.C, 3); c++ {
 					for _, v := range img[c*plane : (c+1)*plane] {
-						f := float64(v) / 255
-						parts[w].s[c] += f
-						parts[w].q[c] += f * f
+						p.s[c] += uint64(v)
+						p.q[c] += uint64(v) * uint64(v)
 					}
 				}
 			}
@@ -222,19 +227,25 @@ func EstimateStats(ds *Dataset, k int) (mean, std []float32) {
 	}
 	wg.Wait()
 	mean, std = make([]float32, ds.C), make([]float32, ds.C)
-	n := float64(used.Load()) * float64(plane)
+	var s, q [3]uint64
+	used := 0
+	for _, p := range per {
+		if p.ok {
+			used++
+			for c := range 3 {
+				s[c] += p.s[c]
+				q[c] += p.q[c]
+			}
+		}
+	}
+	n := float64(used) * float64(plane)
 	if n == 0 {
 		return mean, std
 	}
 	for c := range mean {
-		var s, q float64
-		for _, p := range parts {
-			s += p.s[c]
-			q += p.q[c]
-		}
-		m := s / n
+		m := float64(s[c]) / n / 255
 		mean[c] = float32(m)
-		std[c] = float32(math.Sqrt(max(q/n-m*m, 0)))
+		std[c] = float32(math.Sqrt(max(float64(q[c])/n/(255*255)-m*m, 0)))
 	}
 	return mean, std
 }
@@ -269,3 +280,27 @@ func (d *Dataset) selectStreamed(idx []int) (*Dataset, error) {
 
 // errStreamedConcat is returned by Concat for streamed parts.
 var errStreamedConcat = errors.New("data: concat of streamed datasets is not supported")
+
+// Fingerprint returns a short hash of a dataset as the orderings see it: its
+// size, shape, classes and labels and, for a streamed set, the file behind
+// every index (not the pixels). A run records it so that a resume on a tree
+// whose files were added or removed — which shifts every index — is refused
+// rather than silently training on other images.
+func Fingerprint(ds *Dataset) string {
+	h := sha256.New()
+	var b [binary.MaxVarintLen64]byte
+	put := func(v int) { h.Write(b[:binary.PutVarint(b[:], int64(v))]) }
+	put(ds.N)
+	put(ds.C)
+	put(ds.Classes)
+	for _, l := range ds.Labels {
+		put(l)
+	}
+	if ds.Files != nil {
+		for i := 0; i < ds.N; i++ {
+			io.WriteString(h, ds.Files.Store.Path(i))
+			h.Write([]byte{0})
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}

@@ -110,6 +110,11 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Resume {
+		if err := checkDataRecord(o.Dir, trainSet); err != nil {
+			return nil, err
+		}
+	}
 	recipe := AugmentRecipe(cfg, trainSet)
 	if err := recipe.Validate(trainSet.C); err != nil {
 		return nil, err
@@ -160,6 +165,9 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			return nil, err
 		}
 		if err := SaveCheckpoint(o.Dir, cfg, 0, m, opt); err != nil {
+			return nil, err
+		}
+		if err := writeDataRecord(o.Dir, trainSet); err != nil {
 			return nil, err
 		}
 	}

@@ -87,6 +87,16 @@ func TestStreamedRunResumeIsExact(t *testing.T) {
 			}
 		}
 	}
+	// A resume after files were added (every index shifts) is refused.
+	extra := filepath.Join(c.Data, "class0", "zzz.jpg")
+	b0, _ := os.ReadFile(filepath.Join(c.Data, "class0", "000.jpg"))
+	os.WriteFile(extra, b0, 0o644)
+	c2 := c
+	c2.Steps = 12
+	os.WriteFile(filepath.Join(part, ConfigFile), c2.YAML(), 0o644)
+	if _, err := Run(context.Background(), Config{}, RunOptions{Dir: part, Resume: true}); err == nil || !strings.Contains(err.Error(), "dataset changed") {
+		t.Fatalf("resume on a changed tree: %v", err)
+	}
 	cfgText, _ := os.ReadFile(filepath.Join(part, ConfigFile))
 	if !strings.Contains(string(cfgText), "size: 16") || !strings.Contains(string(cfgText), "stream: always") {
 		t.Fatalf("config.yaml lacks size/stream:\n%s", cfgText)
