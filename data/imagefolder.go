@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"io"
 	_ "image/jpeg" // registers the JPEG decoder for image.Decode
 	_ "image/png"  // registers the PNG decoder for image.Decode
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
