@@ -39,11 +39,13 @@ type Config struct {
 	LogEvery        int     `yaml:"log_every" json:"log_every"`
 	MonitorEvery    int     `yaml:"monitor_every" json:"monitor_every"` // 0 = off
 	MonitorSamples  int     `yaml:"monitor_samples" json:"monitor_samples"`
-	Workers         int     `yaml:"workers" json:"workers"`               // augmentation workers
-	Augment         string  `yaml:"augment" json:"augment"`               // auto, gray28, color32
-	Size            int     `yaml:"size" json:"size"`                     // view side for any image dataset (0: the set's own; ImageFolder/shards 32)
-	Stream          string  `yaml:"stream" json:"stream"`                 // ImageFolder trees: auto, always, never (see data.StreamMode)
-	ShuffleBuffer   int     `yaml:"shuffle_buffer" json:"shuffle_buffer"` // multi only: read shards in order through this buffer (0: random access)
+	Workers         int     `yaml:"workers" json:"workers"` // augmentation workers
+	Augment         string  `yaml:"augment" json:"augment"` // auto, gray28, color32
+
+	// Image data at scale: view side, ImageFolder streaming, shard reading.
+	Size          int    `yaml:"size" json:"size"`                     // view side for any image dataset (0: the set's own; ImageFolder/shards 32)
+	Stream        string `yaml:"stream" json:"stream"`                 // ImageFolder trees: auto, always, never (see data.StreamMode)
+	ShuffleBuffer int    `yaml:"shuffle_buffer" json:"shuffle_buffer"` // multi only: read shards in order through this buffer (0: random access)
 }
 
 // DefaultConfig is a CPU-sized SimSiam run with the paper's optimiser settings.
