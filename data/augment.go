@@ -164,6 +164,7 @@ type Augmenter struct {
 	x0, x1     []int32 // bilinear column tables
 	wx         []float32
 	tmp        []float32 // blur scratch
+	pad, acc   []float32 // blur row scratch
 }
 
 // NewAugmenter prepares an Augmenter for c x h x w uint8 images.
@@ -179,6 +180,8 @@ func NewAugmenter(r Recipe, c, h, w int) (*Augmenter, error) {
 		scale: make([]float32, c), off: make([]float32, c),
 		x0: make([]int32, ow), x1: make([]int32, ow), wx: make([]float32, ow),
 		tmp: make([]float32, oh*ow)}
+	rad := blurKernelSize(min(oh, ow)) / 2
+	a.pad, a.acc = make([]float32, ow+2*rad), make([]float32, ow)
 	for i := 0; i < c; i++ {
 		m, s := float32(0), float32(1)
 		if len(r.Mean) > 0 {
@@ -198,23 +201,93 @@ func (a *Augmenter) OutSize() int { return a.c * a.oh * a.ow }
 // Augment writes one random view of src (c*h*w bytes, CHW) into dst
 // (OutSize values, CHW), drawing every random choice from rng.
 func (a *Augmenter) Augment(dst []float32, src []uint8, rng *rand.Rand) {
-	r := &a.r
+	var p viewPlan
+	a.plan(&p, a.h, a.w, rng)
 	dst = dst[:a.OutSize()]
-	top, left, ch, cw := 0, 0, a.h, a.w
+	a.resample(dst, src, p.top, p.left, p.ch, p.cw, p.flip)
+	a.finish(dst, &p)
+}
+
+// viewPlan holds every random choice of one view, drawn before any pixel is
+// touched, so that a streamed image can be decoded once at the resolution its
+// two views need.
+type viewPlan struct {
+	top, left, ch, cw int  // crop box in input pixels
+	flip              bool // horizontal mirror
+	jitter            bool // ColorJitter applied
+	order             [4]int
+	factor            [4]float32 // brightness, contrast, saturation factors and hue shift
+	gray              bool
+	blur              bool
+	sigma             float64
+}
+
+// plan draws the random choices of one view of an h x w input from rng, in
+// the order Augment has always drawn them (crop, flip, jitter, grayscale,
+// blur), so the views of in-memory datasets are unchanged.
+func (a *Augmenter) plan(p *viewPlan, h, w int, rng *rand.Rand) {
+	r := &a.r
+	p.top, p.left, p.ch, p.cw = 0, 0, h, w
 	if r.ScaleMin > 0 {
-		top, left, ch, cw = a.cropParams(rng)
+		p.top, p.left, p.ch, p.cw = a.cropParams(rng, h, w)
 	}
-	flip := r.FlipP > 0 && rng.Float64() < r.FlipP
-	a.resample(dst, src, top, left, ch, cw, flip)
-	if r.JitterP > 0 && rng.Float64() < r.JitterP {
-		a.jitter(dst, rng)
+	p.flip = r.FlipP > 0 && rng.Float64() < r.FlipP
+	p.jitter = r.JitterP > 0 && rng.Float64() < r.JitterP
+	if p.jitter {
+		p.order = [4]int{0, 1, 2, 3}
+		rng.Shuffle(4, func(i, j int) { p.order[i], p.order[j] = p.order[j], p.order[i] })
+		for _, op := range p.order {
+			switch op {
+			case 0:
+				if r.Brightness > 0 {
+					p.factor[0] = factor(rng, r.Brightness)
+				}
+			case 1:
+				if r.Contrast > 0 {
+					p.factor[1] = factor(rng, r.Contrast)
+				}
+			case 2:
+				if r.Saturation > 0 {
+					p.factor[2] = factor(rng, r.Saturation)
+				}
+			case 3:
+				if r.Hue > 0 {
+					p.factor[3] = float32(-r.Hue + rng.Float64()*2*r.Hue)
+				}
+			}
+		}
 	}
-	if r.GrayP > 0 && rng.Float64() < r.GrayP && a.c == 3 {
+	p.gray = r.GrayP > 0 && rng.Float64() < r.GrayP && a.c == 3
+	p.blur = r.BlurP > 0 && rng.Float64() < r.BlurP
+	if p.blur {
+		p.sigma = r.BlurSigmaMin + rng.Float64()*(r.BlurSigmaMax-r.BlurSigmaMin)
+	}
+}
+
+// viewDecoded writes the view planned by p (crop box in d's pixels) of a
+// decoded 3-channel image into dst (OutSize values).
+func (a *Augmenter) viewDecoded(dst []float32, d *decoded, p *viewPlan, t *sampleTable) {
+	dst = dst[:a.OutSize()]
+	d.sampleView(dst, a.ow, a.oh, float64(p.left), float64(p.top), float64(p.cw), float64(p.ch), p.flip, t)
+	a.finish(dst, p)
+}
+
+// planLevel is the pyramid level (log2 of the usable shrink) of a planned view.
+func (a *Augmenter) planLevel(p *viewPlan) int {
+	return pyramidLevel(float64(p.cw), float64(p.ch), a.ow, a.oh)
+}
+
+// finish applies a plan's colour operations, blur and normalisation to a
+// resampled [0,1] view in place.
+func (a *Augmenter) finish(dst []float32, p *viewPlan) {
+	if p.jitter {
+		a.jitter(dst, p)
+	}
+	if p.gray {
 		a.grayscale(dst)
 	}
-	if r.BlurP > 0 && rng.Float64() < r.BlurP {
-		sigma := r.BlurSigmaMin + rng.Float64()*(r.BlurSigmaMax-r.BlurSigmaMin)
-		a.blur(dst, sigma)
+	if p.blur {
+		a.blur(dst, p.sigma)
 	}
 	a.normalise(dst)
 }
@@ -227,35 +300,35 @@ func (a *Augmenter) Eval(dst []float32, src []uint8) {
 	a.normalise(dst)
 }
 
-// cropParams samples a RandomResizedCrop box exactly as torchvision does:
+// cropParams samples a RandomResizedCrop box of an h x w input exactly as torchvision does:
 // ten tries at a random area fraction and log-uniform aspect ratio, then a
 // centre crop clamped to the ratio range.
-func (a *Augmenter) cropParams(rng *rand.Rand) (top, left, ch, cw int) {
+func (a *Augmenter) cropParams(rng *rand.Rand, h, w int) (top, left, ch, cw int) {
 	r := &a.r
-	area := float64(a.h * a.w)
+	area := float64(h) * float64(w)
 	lr0, lr1 := math.Log(r.RatioMin), math.Log(r.RatioMax)
 	for range 10 {
 		target := area * (r.ScaleMin + rng.Float64()*(r.ScaleMax-r.ScaleMin))
 		ar := math.Exp(lr0 + rng.Float64()*(lr1-lr0))
 		cw = int(math.Round(math.Sqrt(target * ar)))
 		ch = int(math.Round(math.Sqrt(target / ar)))
-		if cw > 0 && cw <= a.w && ch > 0 && ch <= a.h {
-			top = rng.IntN(a.h - ch + 1)
-			left = rng.IntN(a.w - cw + 1)
+		if cw > 0 && cw <= w && ch > 0 && ch <= h {
+			top = rng.IntN(h - ch + 1)
+			left = rng.IntN(w - cw + 1)
 			return top, left, ch, cw
 		}
 	}
-	in := float64(a.w) / float64(a.h)
+	in := float64(w) / float64(h)
 	switch {
 	case in < r.RatioMin:
-		cw, ch = a.w, int(math.Round(float64(a.w)/r.RatioMin))
+		cw, ch = w, int(math.Round(float64(w)/r.RatioMin))
 	case in > r.RatioMax:
-		ch, cw = a.h, int(math.Round(float64(a.h)*r.RatioMax))
+		ch, cw = h, int(math.Round(float64(h)*r.RatioMax))
 	default:
-		cw, ch = a.w, a.h
+		cw, ch = w, h
 	}
-	ch, cw = min(max(ch, 1), a.h), min(max(cw, 1), a.w)
-	return (a.h - ch) / 2, (a.w - cw) / 2, ch, cw
+	ch, cw = min(max(ch, 1), h), min(max(cw, 1), w)
+	return (h - ch) / 2, (w - cw) / 2, ch, cw
 }
 
 // resample bilinearly resizes the box (top, left, ch, cw) of src to the output

@@ -98,7 +98,7 @@ func TestCropParamsScale(t *testing.T) {
 	var sum float64
 	const n = 5000
 	for range n {
-		top, left, ch, cw := a.cropParams(rng)
+		top, left, ch, cw := a.cropParams(rng, 32, 32)
 		if top < 0 || left < 0 || top+ch > 32 || left+cw > 32 || ch < 1 || cw < 1 {
 			t.Fatalf("crop %d,%d %dx%d outside the image", top, left, ch, cw)
 		}
@@ -314,4 +314,74 @@ func TestHueMatchesReference(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBlurMatchesDirectForm: the padded, four-wide blur computes exactly
+// (bit for bit) the direct form sum_j w[j]*x[reflect(i+j-rad)], in tap order,
+// over the kernel blur uses, for odd and even sides and small and large sigma.
+func TestBlurMatchesDirectForm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, side := range []int{7, 32, 65, 224} {
+		a, err := NewAugmenter(Recipe{Name: "blur", Size: side}, 3, side, side)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sigma := range []float64{0.1, 0.7, 2} {
+			x := make([]float32, 3*side*side)
+			for i := range x {
+				x[i] = rng.Float32()
+			}
+			want := directBlur(x, side, sigma)
+			a.blur(x, sigma)
+			if !equalF(x, want) {
+				t.Fatalf("side %d sigma %v: blur differs from the direct form", side, sigma)
+			}
+		}
+	}
+}
+
+// directBlur is the reference: the kernel of blur (trimmed the same way),
+// applied with a reflect call per tap.
+func directBlur(x []float32, side int, sigma float64) []float32 {
+	k := blurKernelSize(side)
+	rad := k / 2
+	var wts []float32
+	var sum float32
+	for i := -rad; i <= rad; i++ {
+		v := float32(math.Exp(-float64(i*i) / (2 * sigma * sigma)))
+		wts = append(wts, v)
+		sum += v
+	}
+	for i := range wts {
+		wts[i] /= sum
+	}
+	for rad > 0 && wts[0] < blurNegligible {
+		wts = wts[1 : len(wts)-1]
+		rad--
+	}
+	n := side * side
+	out := append([]float32(nil), x...)
+	tmp := make([]float32, n)
+	for c := 0; c < 3; c++ {
+		p := out[c*n : (c+1)*n]
+		for y := 0; y < side; y++ {
+			for xx := 0; xx < side; xx++ {
+				var s float32
+				for j, wt := range wts {
+					s += wt * p[y*side+reflect(xx+j-rad, side)]
+				}
+				tmp[y*side+xx] = s
+			}
+		}
+		for y := 0; y < side; y++ {
+			for xx := 0; xx < side; xx++ {
+				var s float32
+				for j, wt := range wts {
+					s += wt * tmp[reflect(y+j-rad, side)*side+xx]
+				}
+				p[y*side+xx] = s
+			}
+		}
+	}
+	return out
 }

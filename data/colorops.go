@@ -12,7 +12,17 @@ const (
 	lumaB = 0.114
 )
 
-func clamp01(v float32) float32 { return min(max(v, 0), 1) }
+// clamp01 limits v to [0,1] (comparisons rather than min/max, whose NaN
+// and signed-zero rules cost extra instructions in the pixel loops).
+func clamp01(v float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	if v > 1 {
+		return 1
+	}
+	return v
+}
 
 // factor draws a jitter factor uniformly in [max(0, 1-s), 1+s].
 func factor(rng *rand.Rand, s float64) float32 {
@@ -21,39 +31,31 @@ func factor(rng *rand.Rand, s float64) float32 {
 }
 
 // jitter applies torchvision's ColorJitter to a [0,1] CHW view in place:
-// brightness, contrast, saturation and hue in a random order, each with a
-// random factor, clamping to [0,1] after every op. Saturation and hue need
-// colour and are skipped for one channel.
-func (a *Augmenter) jitter(x []float32, rng *rand.Rand) {
+// brightness, contrast, saturation and hue in the plan's random order, each
+// with the plan's random factor, clamping to [0,1] after every op. Saturation
+// and hue need colour and are skipped for one channel.
+func (a *Augmenter) jitter(x []float32, p *viewPlan) {
 	r := &a.r
-	order := [4]int{0, 1, 2, 3}
-	rng.Shuffle(4, func(i, j int) { order[i], order[j] = order[j], order[i] })
-	for _, op := range order {
+	for _, op := range p.order {
 		switch op {
 		case 0:
 			if r.Brightness > 0 {
-				f := factor(rng, r.Brightness)
+				f := p.factor[0]
 				for i, v := range x {
 					x[i] = clamp01(v * f)
 				}
 			}
 		case 1:
 			if r.Contrast > 0 {
-				a.contrast(x, factor(rng, r.Contrast))
+				a.contrast(x, p.factor[1])
 			}
 		case 2:
-			if r.Saturation > 0 {
-				f := factor(rng, r.Saturation)
-				if a.c == 3 {
-					a.saturation(x, f)
-				}
+			if r.Saturation > 0 && a.c == 3 {
+				a.saturation(x, p.factor[2])
 			}
 		case 3:
-			if r.Hue > 0 {
-				h := float32(-r.Hue + rng.Float64()*2*r.Hue)
-				if a.c == 3 {
-					a.hue(x, h)
-				}
+			if r.Hue > 0 && a.c == 3 {
+				a.hue(x, p.factor[3])
 			}
 		}
 	}
@@ -150,8 +152,16 @@ func blurKernelSize(side int) int {
 	return max(2*(side/20)+1, 3)
 }
 
+// blurNegligible is the normalised weight below which outer taps of the
+// Gaussian kernel are dropped: together they move no value by more than
+// 2.2e-5, far below one 8-bit level (3.9e-3), and a small sigma then costs
+// a few taps instead of the whole 23-tap kernel of a 224-pixel view.
+const blurNegligible = 1e-6
+
 // blur convolves each channel with a separable Gaussian of the given sigma,
-// reflecting at the borders (torchvision's gaussian_blur padding).
+// reflecting at the borders (torchvision's gaussian_blur padding), over the
+// kernel side of torchvision's recipe less the outer taps whose weight is
+// below blurNegligible.
 func (a *Augmenter) blur(x []float32, sigma float64) {
 	k := blurKernelSize(min(a.oh, a.ow))
 	rad := k / 2
@@ -169,29 +179,73 @@ func (a *Augmenter) blur(x []float32, sigma float64) {
 	for i := range wts {
 		wts[i] /= sum
 	}
+	for rad > 0 && wts[0] < blurNegligible {
+		wts = wts[1 : len(wts)-1]
+		rad--
+	}
+	k = len(wts)
 	oh, ow := a.oh, a.ow
 	n := oh * ow
+	// Horizontal pass through a reflect-padded copy of each row, vertical pass
+	// accumulating whole rows: every output is still sum_j w[j]*x[reflect(i+j-rad)]
+	// summed in j order, as the direct form computes it, without an index
+	// function call per tap.
+	pad := a.pad[:ow+2*rad]
+	acc := a.acc[:ow]
 	for c := 0; c < a.c; c++ {
 		p := x[c*n : (c+1)*n]
 		for y := 0; y < oh; y++ {
 			row, out := p[y*ow:(y+1)*ow], a.tmp[y*ow:(y+1)*ow]
-			for xx := range out {
+			for j := range pad {
+				pad[j] = row[reflect(j-rad, ow)]
+			}
+			// Four outputs at a time: four independent sums, each still
+			// accumulated in tap order.
+			xx := 0
+			for ; xx+4 <= ow; xx += 4 {
+				win := pad[xx : xx+len(wts)+3]
+				var s0, s1, s2, s3 float32
+				for j, wt := range wts {
+					w4 := win[j : j+4 : j+4]
+					s0 += wt * w4[0]
+					s1 += wt * w4[1]
+					s2 += wt * w4[2]
+					s3 += wt * w4[3]
+				}
+				out[xx], out[xx+1], out[xx+2], out[xx+3] = s0, s1, s2, s3
+			}
+			for ; xx < ow; xx++ {
+				win := pad[xx : xx+len(wts)]
 				var s float32
 				for j, wt := range wts {
-					s += wt * row[reflect(xx+j-rad, ow)]
+					s += wt * win[j]
 				}
 				out[xx] = s
 			}
 		}
 		for y := 0; y < oh; y++ {
-			out := p[y*ow : (y+1)*ow]
-			for xx := range out {
-				var s float32
-				for j, wt := range wts {
-					s += wt * a.tmp[reflect(y+j-rad, oh)*ow+xx]
+			clear(acc)
+			// Two taps per pass over the row, added one after the other.
+			j := 0
+			for ; j+2 <= len(wts); j += 2 {
+				w0, w1 := wts[j], wts[j+1]
+				r0 := a.tmp[reflect(y+j-rad, oh)*ow:][:ow]
+				r1 := a.tmp[reflect(y+j+1-rad, oh)*ow:][:ow]
+				for xx := range acc {
+					v := acc[xx]
+					v += w0 * r0[xx]
+					v += w1 * r1[xx]
+					acc[xx] = v
 				}
-				out[xx] = s
 			}
+			for ; j < len(wts); j++ {
+				wt := wts[j]
+				r := a.tmp[reflect(y+j-rad, oh)*ow:][:ow]
+				for xx := range acc {
+					acc[xx] += wt * r[xx]
+				}
+			}
+			copy(p[y*ow:(y+1)*ow], acc)
 		}
 	}
 }

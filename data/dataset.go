@@ -6,23 +6,40 @@ import (
 	"math"
 )
 
-// Dataset is a labelled set of equally sized images kept as uint8 pixels.
-// Pixels holds N images one after another, each as C planes of H rows of W
-// bytes (CHW), so an image converts to a float32 CHW tensor without reordering.
+// Dataset is a labelled set of images, held in one of two ways:
+//
+//   - in memory: Pixels holds N equally sized images one after another, each
+//     as C planes of H rows of W bytes (CHW), so an image converts to a
+//     float32 CHW tensor without reordering (IDX, CIFAR, small ImageFolders);
+//   - streamed: Files reads each image's encoded file on demand and Pixels is
+//     nil (large ImageFolder trees, WebDataset shards). The images keep their
+//     own sizes; H x W is the side the Loader's views and the evaluation
+//     transform produce, and memory stays bounded whatever N is.
+//
+// Both feed the same Loader, EvalIter and Image.
 type Dataset struct {
 	Name       string   // human-readable origin, e.g. "fashion-mnist/train"
 	N, C, H, W int      // image count, channels (1 or 3), height, width
 	Classes    int      // number of classes; every label is in [0, Classes)
 	ClassNames []string // optional names, len Classes when set
-	Pixels     []uint8  // N*C*H*W bytes, CHW per image
+	Pixels     []uint8  // N*C*H*W bytes, CHW per image; nil when streamed
 	Labels     []int    // N labels
+	Files      *FileSet // the encoded files of a streamed dataset; nil in memory
+
+	dropped int // unreadable files left out when an in-memory set was decoded
 }
 
 // ImageSize returns the number of bytes (and float32 values) in one image, C*H*W.
 func (d *Dataset) ImageSize() int { return d.C * d.H * d.W }
 
-// Image returns image i's CHW bytes as a slice of Pixels (not a copy).
+// Image returns image i's CHW bytes: a slice of Pixels (not a copy) in memory;
+// for a streamed dataset a fresh C x H x W buffer holding the evaluation
+// transform of the file (shorter side resized to H*256/224, centre crop), or
+// mid-gray with one warning if the file cannot be read or decoded.
 func (d *Dataset) Image(i int) []uint8 {
+	if d.Files != nil {
+		return d.streamImage(i)
+	}
 	s := d.ImageSize()
 	return d.Pixels[i*s : (i+1)*s : (i+1)*s]
 }
@@ -53,7 +70,14 @@ func (d *Dataset) Validate() error {
 	if d.C != 1 && d.C != 3 {
 		return fmt.Errorf("data: %s: %d channels, want 1 or 3", d.Name, d.C)
 	}
-	if len(d.Pixels) != d.N*d.ImageSize() {
+	if d.Files != nil {
+		if d.Pixels != nil {
+			return fmt.Errorf("data: %s: streamed dataset also holds pixels", d.Name)
+		}
+		if d.Files.Store == nil || d.Files.Store.Len() != d.N {
+			return fmt.Errorf("data: %s: file store does not hold %d images", d.Name, d.N)
+		}
+	} else if len(d.Pixels) != d.N*d.ImageSize() {
 		return fmt.Errorf("data: %s: %d pixel bytes, want N*C*H*W = %d", d.Name, len(d.Pixels), d.N*d.ImageSize())
 	}
 	if len(d.Labels) != d.N {
@@ -81,7 +105,12 @@ func (d *Dataset) ClassCounts() []int {
 
 // Select returns a new dataset holding copies of the images at idx, in that
 // order; it is the building block for subsets and chunked orderings.
+//
+// For a streamed dataset the selection shares the files (nothing is decoded).
 func (d *Dataset) Select(idx []int) (*Dataset, error) {
+	if d.Files != nil {
+		return d.selectStreamed(idx)
+	}
 	s := d.ImageSize()
 	out := &Dataset{Name: d.Name, N: len(idx), C: d.C, H: d.H, W: d.W, Classes: d.Classes,
 		ClassNames: d.ClassNames, Pixels: make([]uint8, len(idx)*s), Labels: make([]int, len(idx))}
@@ -96,8 +125,16 @@ func (d *Dataset) Select(idx []int) (*Dataset, error) {
 }
 
 // ChannelStats returns the per-channel mean and standard deviation of the
-// pixels scaled to [0,1], the numbers a Recipe normalises with.
+// pixels scaled to [0,1], the numbers a Recipe normalises with. A streamed
+// dataset returns Files.Mean and Files.Std when set, else an estimate from a
+// seeded sample of 256 images (EstimateStats).
 func (d *Dataset) ChannelStats() (mean, std []float32) {
+	if d.Files != nil {
+		if len(d.Files.Mean) == d.C && len(d.Files.Std) == d.C {
+			return append([]float32(nil), d.Files.Mean...), append([]float32(nil), d.Files.Std...)
+		}
+		return EstimateStats(d, 256)
+	}
 	plane := d.H * d.W
 	sum := make([]float64, d.C)
 	sq := make([]float64, d.C)
@@ -139,6 +176,9 @@ func Concat(name string, parts ...*Dataset) (*Dataset, error) {
 	}
 	out := &Dataset{Name: name, C: parts[0].C, H: parts[0].H, W: parts[0].W, ClassNames: parts[0].ClassNames}
 	for _, p := range parts {
+		if p.Files != nil {
+			return nil, errStreamedConcat
+		}
 		if p.C != out.C || p.H != out.H || p.W != out.W {
 			return nil, fmt.Errorf("data: concat %s: %s is %dx%dx%d, want %dx%dx%d", name, p.Name, p.C, p.H, p.W, out.C, out.H, out.W)
 		}

@@ -1,10 +1,12 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	_ "image/jpeg" // registers the JPEG decoder for image.Decode
 	_ "image/png"  // registers the PNG decoder for image.Decode
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -95,7 +97,8 @@ func isDir(p string) bool {
 	return err == nil && st.IsDir()
 }
 
-// classFolders lists the non-hidden sub-folders of dir, sorted.
+// classFolders lists the non-hidden sub-folders of dir (symbolic links to
+// folders included), sorted.
 func classFolders(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -103,7 +106,14 @@ func classFolders(dir string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		folder := e.IsDir()
+		if e.Type()&os.ModeSymlink != 0 {
+			folder = isDir(filepath.Join(dir, e.Name()))
+		}
+		if folder {
 			out = append(out, e.Name())
 		}
 	}
@@ -153,8 +163,27 @@ func loadSplit(name, dir string, classes, all []string, opt ImageFolderOptions) 
 			return nil, fmt.Errorf("imagefolder: class folder %s has no .jpg, .jpeg or .png files", cdir)
 		}
 	}
+	return decodeFiles(name, files, labels, all, opt)
+}
+
+// decodeFiles decodes the given files into an in-memory dataset of
+// opt.Size x opt.Size RGB images (shorter side resized, centre square kept),
+// in parallel over opt.Workers goroutines; the first unreadable file is an
+// error.
+func decodeFiles(name string, files []string, labels []int, classes []string, opt ImageFolderOptions) (*Dataset, error) {
+	ds, errs := decodeAll(name, files, labels, classes, opt)
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ds, nil
+}
+
+// decodeAll decodes every file, returning each file's error (nil when read).
+func decodeAll(name string, files []string, labels []int, classes []string, opt ImageFolderOptions) (*Dataset, []error) {
 	s := opt.Size
-	ds := &Dataset{Name: name, N: len(files), C: 3, H: s, W: s, Classes: len(all), ClassNames: all,
+	ds := &Dataset{Name: name, N: len(files), C: 3, H: s, W: s, Classes: len(classes), ClassNames: classes,
 		Pixels: make([]uint8, len(files)*3*s*s), Labels: labels}
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
@@ -178,12 +207,38 @@ func loadSplit(name, dir string, classes, all []string, opt ImageFolderOptions) 
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
+	return ds, errs
+}
+
+// decodeSkipping is decodeAll that leaves unreadable files out, each
+// reported once through bad (to warn) and counted (Dataset.BadFiles), as a
+// streamed dataset would skip them; only a set with no readable file is an
+// error.
+func decodeSkipping(name string, files []string, labels []int, classes []string, opt ImageFolderOptions, warn io.Writer, bad *badFiles) (*Dataset, error) {
+	ds, errs := decodeAll(name, files, labels, classes, opt)
+	keep := make([]int, 0, len(files))
+	for i, err := range errs {
 		if err != nil {
-			return nil, err
+			for errors.Unwrap(err) != nil { // the cause; the warning names the file
+				err = errors.Unwrap(err)
+			}
+			bad.report(warn, files[i], err)
+			continue
 		}
+		keep = append(keep, i)
 	}
-	return ds, nil
+	if len(keep) == len(files) {
+		return ds, nil
+	}
+	if len(keep) == 0 {
+		return nil, fmt.Errorf("imagefolder: %s: no readable image (first error: %v)", name, errs[0])
+	}
+	out, err := ds.Select(keep)
+	if err != nil {
+		return nil, err
+	}
+	out.dropped = len(files) - len(keep)
+	return out, nil
 }
 
 // decodeInto decodes the file at path, resizes its centre square into dst

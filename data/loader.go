@@ -46,8 +46,11 @@ type Batch struct {
 	X1, X2     []float32 // N*C*H*W each; X2 is nil with SingleView
 
 	x1buf, x2buf []float32
+	orig         []int // the sampler's indices (Indices may name replacements)
 	wg           sync.WaitGroup
 	err          error
+	werrMu       sync.Mutex
+	werr         error // first worker error (streamed sets)
 }
 
 // chunk is a contiguous run of samples of one batch for one worker.
@@ -80,6 +83,9 @@ func NewLoader(cfg LoaderConfig) (*Loader, error) {
 	}
 	if ds.N == 0 {
 		return nil, fmt.Errorf("data: loader: %s is empty", ds.Name)
+	}
+	if ds.Files != nil && ds.C != 3 {
+		return nil, fmt.Errorf("data: loader: streamed dataset %s has %d channels, want 3", ds.Name, ds.C)
 	}
 	if cfg.Sampler == nil || cfg.Batch <= 0 {
 		return nil, errors.New("data: loader: needs a Sampler and Batch > 0")
@@ -165,12 +171,14 @@ func (l *Loader) fill(b *Batch, idx []int) error {
 	if len(idx) > l.cfg.Batch {
 		return fmt.Errorf("data: loader: sampler returned %d indices at step %d, more than Batch %d", len(idx), b.Step, l.cfg.Batch)
 	}
-	b.Indices, b.Labels = b.Indices[:0], b.Labels[:0]
+	b.Indices, b.Labels, b.orig = b.Indices[:0], b.Labels[:0], b.orig[:0]
+	b.werr = nil
 	for _, i := range idx {
 		if i < 0 || i >= ds.N {
 			return fmt.Errorf("data: loader: sampler index %d at step %d outside [0,%d)", i, b.Step, ds.N)
 		}
 		b.Indices = append(b.Indices, i)
+		b.orig = append(b.orig, i)
 		b.Labels = append(b.Labels, ds.Labels[i])
 	}
 	b.X1 = b.x1buf[:b.N*l.viewValues]
@@ -195,11 +203,22 @@ func (l *Loader) worker(a *Augmenter) {
 	defer l.wg.Done()
 	rng := newSampleRNG()
 	ds, sz := l.cfg.Dataset, l.viewValues
+	var sc streamScratch
 	for {
 		select {
 		case ch := <-l.work:
 			b := ch.b
 			for i := ch.lo; i < ch.hi; i++ {
+				if ds.Files != nil {
+					if err := l.streamSample(a, &sc, rng, b, i); err != nil {
+						b.werrMu.Lock()
+						if b.werr == nil {
+							b.werr = err
+						}
+						b.werrMu.Unlock()
+					}
+					continue
+				}
 				rng.reseed(l.cfg.Seed, b.Step, i)
 				img := ds.Image(b.Indices[i])
 				a.Augment(b.X1[i*sz:(i+1)*sz], img, rng.Rand)
@@ -213,6 +232,49 @@ func (l *Loader) worker(a *Augmenter) {
 		}
 	}
 }
+
+// streamSample reads, decodes and augments sample i of a batch of a streamed
+// dataset. Both views are planned on the full-size image (RandomResizedCrop
+// of the original, as torchvision does) and sampled from one decode. A file
+// that cannot be read or decoded is reported once (Dataset.BadFiles counts
+// it) and replaced by the next readable image of the batch, in batch order,
+// with the slot's own random stream: the result depends only on (seed,
+// step, slot) and on which files are unreadable, never on timing. An error
+// is returned only when no image of the batch can be read.
+func (l *Loader) streamSample(a *Augmenter, sc *streamScratch, rng sampleRNG, b *Batch, i int) error {
+	ds, sz := l.cfg.Dataset, l.viewValues
+	var p1, p2 viewPlan
+	for k := 0; k < b.N; k++ {
+		idx := b.orig[(i+k)%b.N]
+		err := sc.loadScaled(ds.Files, idx, func(w, h int) int {
+			// Plan both views on the full-size image, then decode at the
+			// coarsest scale both crops allow.
+			rng.reseed(l.cfg.Seed, b.Step, i)
+			a.plan(&p1, h, w, rng.Rand)
+			shift := a.planLevel(&p1)
+			if b.X2 != nil {
+				a.plan(&p2, h, w, rng.Rand)
+				shift = min(shift, a.planLevel(&p2))
+			}
+			return shift
+		})
+		if err != nil {
+			ds.Files.report(idx, err)
+			continue
+		}
+		a.viewDecoded(b.X1[i*sz:(i+1)*sz], &sc.img, &p1, &sc.tab)
+		if b.X2 != nil {
+			a.viewDecoded(b.X2[i*sz:(i+1)*sz], &sc.img, &p2, &sc.tab)
+		}
+		b.Indices[i], b.Labels[i] = idx, ds.Labels[idx]
+		return nil
+	}
+	return fmt.Errorf("data: loader: step %d: no image of the batch could be read (%s first)", b.Step, ds.Files.Store.Path(b.orig[i]))
+}
+
+// BadFiles returns how many distinct unreadable files the dataset has met
+// (see Dataset.BadFiles); each was reported once and replaced.
+func (l *Loader) BadFiles() int { return l.cfg.Dataset.BadFiles() }
 
 // Next returns the next step's batch, waiting for it if needed; io.EOF after
 // the last step. A bad sampler result (index out of range, too many indices)
@@ -235,6 +297,9 @@ func (l *Loader) Next() (*Batch, error) {
 	}
 	b.wg.Wait()
 	l.cur = b
+	if b.werr != nil {
+		return nil, b.werr
+	}
 	return b, nil
 }
 

@@ -3,6 +3,7 @@ package data
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,23 +38,72 @@ func RegisterEmbedded(f EmbeddedLoader) {
 
 // OpenOptions tunes Open for formats that need it.
 type OpenOptions struct {
-	ImageSize int // ImageFolder output side (default DefaultImageSize)
+	ImageSize int // ImageFolder and shard view side (default DefaultImageSize)
 	Workers   int // ImageFolder decoding goroutines (default GOMAXPROCS)
+	// Stream says whether an ImageFolder tree is decoded into memory or read
+	// file by file (WebDataset shards are always streamed).
+	Stream StreamMode
+	// MemoryLimit is the decoded size (N*3*ImageSize^2 bytes, train + val)
+	// above which StreamAuto streams a tree (default DefaultMemoryLimit).
+	MemoryLimit int64
+	// CacheDir receives the file index of a tree or shard set whose own folder
+	// is read-only (e.g. the run folder); "" means no fallback.
+	CacheDir string
+	// Log receives progress lines (indexing) and the warnings about
+	// unreadable files of streamed sets (nil: no progress lines, warnings to
+	// os.Stderr).
+	Log io.Writer
 }
+
+// StreamMode says how Open holds an ImageFolder tree.
+type StreamMode int
+
+const (
+	// StreamAuto streams a tree whose decoded images would exceed
+	// OpenOptions.MemoryLimit and decodes smaller ones into memory.
+	StreamAuto StreamMode = iota
+	// StreamNever decodes the whole tree into memory (resized to ImageSize).
+	StreamNever
+	// StreamAlways streams: RandomResizedCrop then works on the full-size
+	// images, as torchvision's ImageFolder + transforms do.
+	StreamAlways
+)
+
+// ParseStreamMode parses "auto", "never" or "always".
+func ParseStreamMode(s string) (StreamMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "auto", "":
+		return StreamAuto, nil
+	case "never", "memory":
+		return StreamNever, nil
+	case "always", "stream":
+		return StreamAlways, nil
+	}
+	return 0, fmt.Errorf("data: unknown stream mode %q (want auto, never or always)", s)
+}
+
+// DefaultMemoryLimit is the decoded size above which StreamAuto streams an
+// ImageFolder tree: 512 MiB.
+const DefaultMemoryLimit = 512 << 20
 
 // Open resolves a dataset spec to its train and test splits with default options:
 //   - "" or "embedded": the embedded Fashion-MNIST subset (needs package data/embedded linked in);
 //   - "fashion-mnist": /usr/share/datasets/fashion-mnist, then $SIAM_DATA/fashion-mnist;
 //   - "mnist": the GoMNIST module's data folder in the Go module cache, then $SIAM_DATA/mnist;
 //   - "cifar10", "cifar100": $SIAM_DATA/cifar-10-batches-bin, $SIAM_DATA/cifar-100-binary;
-//   - a directory: IDX files, CIFAR-10/100 binary batches or an ImageFolder tree, detected.
+//   - a directory: IDX files, CIFAR-10/100 binary batches, an ImageFolder tree
+//     (see OpenImageFolder) or a folder of WebDataset .tar shards, detected;
+//   - WebDataset shards: a .tar path, a glob or a brace range such as
+//     "shards/train-{000000..000146}.tar" (see OpenShards).
 //
-// test is nil for an ImageFolder tree without a val split.
+// test is nil for an ImageFolder tree without a val split and for shards
+// without val-*.tar beside them.
 func Open(spec string) (train, test *Dataset, err error) {
 	return OpenWith(spec, OpenOptions{})
 }
 
-// OpenWith is Open with options (image size and workers for ImageFolder trees).
+// OpenWith is Open with options (image size, streaming, index cache folder
+// and log for ImageFolder trees and shards).
 func OpenWith(spec string, opt OpenOptions) (train, test *Dataset, err error) {
 	switch strings.ToLower(spec) {
 	case "", "embedded":
@@ -92,6 +142,9 @@ func OpenWith(spec string, opt OpenOptions) (train, test *Dataset, err error) {
 	case "cifar100", "cifar-100":
 		return LoadCIFAR100Dir(siamData("cifar-100-binary"), true)
 	}
+	if isShardSpec(spec) {
+		return OpenShards(spec, opt)
+	}
 	return OpenDir(spec, opt)
 }
 
@@ -109,9 +162,11 @@ func OpenDir(dir string, opt OpenOptions) (train, test *Dataset, err error) {
 	case cifarDir(dir, "cifar-100-binary", "train.bin") != "":
 		return LoadCIFAR100Dir(dir, true)
 	case isImageFolder(dir):
-		return LoadImageFolder(dir, ImageFolderOptions{Size: opt.ImageSize, Workers: opt.Workers})
+		return OpenImageFolder(dir, opt)
+	case hasTarFiles(dir):
+		return openShardDir(dir, opt)
 	}
-	return nil, nil, fmt.Errorf("data: %s: no IDX files (train-images-idx3-ubyte[.gz]), CIFAR batches (data_batch_1.bin, train.bin) or class folders", dir)
+	return nil, nil, fmt.Errorf("data: %s: no IDX files (train-images-idx3-ubyte[.gz]), CIFAR batches (data_batch_1.bin, train.bin), class folders or .tar shards", dir)
 }
 
 // siamData returns $SIAM_DATA/sub, or "" when SIAM_DATA is unset.

@@ -12,6 +12,7 @@ package evalrun
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -80,7 +81,9 @@ func Load(dir, dataSpec string, override bool) (*Run, error) {
 	if override {
 		spec = dataSpec
 	}
-	tr, te, err := data.Open(spec)
+	dcfg := ck.Config
+	dcfg.Data = spec
+	tr, te, err := train.OpenData(dcfg, dir, os.Stderr) // the run's image size and streaming
 	if err != nil {
 		return nil, err
 	}

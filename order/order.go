@@ -49,6 +49,20 @@
 //     the subset. Subsets of different p under one seed are nested, and p = 1
 //     reproduces Multi exactly.
 //
+// Sequential reading. For data read best in order (WebDataset tar shards on
+// slow storage) Multi takes Config.Blocks, the sizes of the contiguous index
+// blocks (one per shard, summing to N), and Config.Buffer > 0: epoch r's
+// permutation is then the blocks in a seeded random order, each read front
+// to back, passed through a Buffer-slot shuffle buffer (WebDataset's
+// shuffle(): once the buffer is full every arriving index replaces a
+// uniformly chosen slot, whose index is emitted; the rest is drained in
+// random order). Each index still appears exactly once per epoch, and the
+// permutation is a pure function of (Seed, r), so resume stays exact; an
+// index leaves at most about Buffer positions from where the sequential read
+// met it. Only Multi supports it: the other kinds draw their chunks from the
+// global shuffle, which needs random access (an index of the shard members
+// gives that).
+//
 // # Seeds
 //
 // Every permutation is a Fisher–Yates shuffle driven by a math/rand/v2 PCG source
@@ -56,7 +70,8 @@
 // SplitMix64 finaliser: h = mix(mix(mix(mix(Seed) ^ tag) ^ a) ^ r), PCG(h,
 // mix(h ^ 0x5851f42d4c957f2d)). Tags: 1 = global shuffle (a = r = 0); 2 = the
 // r-th permutation of chunk i's pool (a = i; single, cumulative and the first
-// phase of hybrid); 3 = epoch r of the whole set or of the subset (a = 0). The
+// phase of hybrid); 3 = epoch r of the whole set or of the subset (a = 0);
+// 4 = epoch r's block order and 5 = its shuffle buffer (sequential reading). The
 // shuffle draws bounded integers with Lemire's multiply-and-reject method from
 // PCG.Uint64, so sequences do not depend on math/rand's Shuffle implementation and
 // stay stable across Go releases.
@@ -157,6 +172,13 @@ type Config struct {
 	Subset float64
 	// Seed determines the global shuffle and every permutation.
 	Seed uint64
+	// Buffer > 0 makes Multi read sequentially: each epoch visits Blocks in a
+	// random order, front to back, through a shuffle buffer of this many
+	// indices (see the package doc). 0 draws uniform permutations.
+	Buffer int
+	// Blocks are the sizes of the contiguous index blocks (e.g. samples per
+	// shard), summing to N; nil with Buffer > 0 means one block of N.
+	Blocks []int
 }
 
 // Sampler maps training steps to dataset indices. It is safe for concurrent use.
@@ -183,6 +205,8 @@ const (
 	tagShuffle = 1
 	tagChunk   = 2
 	tagEpoch   = 3
+	tagBlocks  = 4 // block order of a sequential epoch
+	tagBuffer  = 5 // shuffle buffer of a sequential epoch
 )
 
 // New validates cfg and builds a Sampler. The global shuffle is computed here
@@ -192,6 +216,11 @@ func New(cfg Config) (*Sampler, error) {
 		return nil, err
 	}
 	s := &Sampler{cfg: cfg}
+	if cfg.Buffer > 0 && cfg.Blocks == nil {
+		s.cfg.Blocks = []int{cfg.N}
+	} else {
+		s.cfg.Blocks = slices.Clone(cfg.Blocks)
+	}
 	switch cfg.Kind {
 	case Single, Cumulative, Hybrid:
 		s.shuf = shuffled(nil, cfg.N, cfg.Seed, tagShuffle, 0, 0)
@@ -223,6 +252,29 @@ func (c Config) validate() error {
 	}
 	if hi, lo := bits.Mul64(uint64(c.Steps), uint64(c.Batch)); hi != 0 || lo > math.MaxInt64/2 {
 		return fmt.Errorf("order: steps x batch = %d x %d overflows", c.Steps, c.Batch)
+	}
+	if c.Buffer < 0 {
+		return fmt.Errorf("order: shuffle buffer %d < 0", c.Buffer)
+	}
+	if c.Buffer > 0 {
+		if c.Kind != Multi {
+			return fmt.Errorf("order: a shuffle buffer (sequential reading) works with multi only; %s draws chunks at random, so read its data by random access (shuffle buffer 0)", c.Kind)
+		}
+		if c.Blocks != nil {
+			sum := 0
+			for _, b := range c.Blocks {
+				if b < 1 || b > c.N {
+					return fmt.Errorf("order: block of %d indices (want 1..N)", b)
+				}
+				sum += b
+				if sum > c.N {
+					break
+				}
+			}
+			if sum != c.N {
+				return fmt.Errorf("order: blocks hold %d indices, N is %d", sum, c.N)
+			}
+		}
 	}
 	switch c.Kind {
 	case Single, Cumulative, Hybrid:
@@ -345,6 +397,9 @@ func (s *Sampler) AppendBatch(dst []int, step int) []int {
 	b := s.cfg.Batch
 	switch s.cfg.Kind {
 	case Multi:
+		if s.cfg.Buffer > 0 {
+			return s.stream(dst, tagBuffer, 0, nil, s.cfg.N, step*b)
+		}
 		return s.stream(dst, tagEpoch, 0, nil, s.cfg.N, step*b)
 	case Subset:
 		return s.stream(dst, tagEpoch, 0, s.subset, len(s.subset), step*b)
@@ -402,6 +457,10 @@ func (s *Sampler) perm(tag uint64, a, r int, pool []int, m int) []int {
 		buf = e.perm[:0]
 	}
 	*e = permEntry{ok: true, tag: tag, a: a, r: r, lastUse: s.clock}
+	if tag == tagBuffer {
+		e.perm = bufferShuffled(buf, s.cfg.Blocks, s.cfg.Buffer, s.cfg.Seed, uint64(r))
+		return e.perm
+	}
 	if pool == nil {
 		e.perm = shuffled(buf, m, s.cfg.Seed, tag, uint64(a), uint64(r))
 	} else {
@@ -460,4 +519,34 @@ func shuffledPool(buf, pool []int, seed, tag, a, r uint64) []int {
 	p := append(buf[:0], pool...)
 	shuffle(p, source(seed, tag, a, r))
 	return p
+}
+
+// bufferShuffled returns epoch r's sequential permutation: the blocks (sizes,
+// contiguous from 0) in a seeded random order, read front to back through a
+// shuffle buffer of k slots. Once the buffer is full, each arriving index
+// replaces a uniformly chosen slot whose index is emitted; at the end the
+// buffer is emitted in a seeded random order.
+func bufferShuffled(buf []int, blocks []int, k int, seed, r uint64) []int {
+	starts := make([]int, len(blocks)+1)
+	for i, b := range blocks {
+		starts[i+1] = starts[i] + b
+	}
+	n := starts[len(blocks)]
+	order := shuffled(nil, len(blocks), seed, tagBlocks, 0, r)
+	src := source(seed, tagBuffer, 0, r)
+	out := slices.Grow(buf[:0], n)
+	pool := make([]int, 0, min(k, n))
+	for _, b := range order {
+		for i := starts[b]; i < starts[b+1]; i++ {
+			if len(pool) < k {
+				pool = append(pool, i)
+				continue
+			}
+			j := int(bounded(src, uint64(k)))
+			out = append(out, pool[j])
+			pool[j] = i
+		}
+	}
+	shuffle(pool, src)
+	return append(out, pool...)
 }

@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3" // the maintained YAML library for Go; configs are YAML as in most ML code bases
 
+	"github.com/siam-ssl/siam/data"
 	"github.com/siam-ssl/siam/nn"
 	"github.com/siam-ssl/siam/order"
 	"github.com/siam-ssl/siam/ssl"
@@ -61,6 +62,11 @@ type Config struct {
 	AlarmAUC    float64 `yaml:"alarm_auc" json:"alarm_auc"`
 	AlarmRankMe float64 `yaml:"alarm_rankme" json:"alarm_rankme"`
 	AlarmAction string  `yaml:"alarm_action" json:"alarm_action"`
+
+	// Image data at scale: view side, ImageFolder streaming, shard reading.
+	Size          int    `yaml:"size" json:"size"`                     // view side for any image dataset (0: the set's own; ImageFolder/shards 32)
+	Stream        string `yaml:"stream" json:"stream"`                 // ImageFolder trees: auto, always, never (see data.StreamMode)
+	ShuffleBuffer int    `yaml:"shuffle_buffer" json:"shuffle_buffer"` // multi only: read shards in order through this buffer (0: random access)
 }
 
 // DefaultConfig is a CPU-sized SimSiam run with the paper's optimiser settings.
@@ -71,6 +77,7 @@ func DefaultConfig() Config {
 		Optimizer: "auto", Steps: 2000, Batch: 128, LR: 0.05, WD: 1e-4, Momentum: 0.9, FixPredictorLR: true,
 		Seed: 1, CheckpointEvery: 500, LogEvery: 10, MonitorSamples: 5000, Workers: 2, Augment: "auto",
 		AlarmAction: AlarmWarn,
+		Stream:      "auto",
 	}
 }
 
@@ -138,6 +145,17 @@ func (c Config) Validate() error {
 	case "auto", "gray28", "color32":
 	default:
 		return fmt.Errorf("unknown augmentation %q (want auto, gray28 or color32)", c.Augment)
+	}
+	if _, err := data.ParseStreamMode(c.Stream); err != nil {
+		return err
+	}
+	switch {
+	case c.Size < 0 || c.Size > 4096:
+		return fmt.Errorf("size %d out of range [0, 4096] (0 = the dataset's own)", c.Size)
+	case c.ShuffleBuffer < 0:
+		return fmt.Errorf("shuffle buffer %d < 0", c.ShuffleBuffer)
+	case c.ShuffleBuffer > 0 && !strings.EqualFold(c.Order, "multi"):
+		return fmt.Errorf("shuffle_buffer (sequential shard reading) works with order multi only; %s reads by random access (shuffle_buffer 0)", c.Order)
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {

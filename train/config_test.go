@@ -47,6 +47,10 @@ func TestValidate(t *testing.T) {
 		{"lr", func(c *Config) { c.LR = -1 }, "learning rate"},
 		{"warmup", func(c *Config) { c.WarmupSteps = c.Steps }, "warm-up"},
 		{"stem", func(c *Config) { c.Stem = "odd" }, "stem"},
+		{"size", func(c *Config) { c.Size = -3 }, "size"},
+		{"stream", func(c *Config) { c.Stream = "sometimes" }, "stream mode"},
+		{"shuffle buffer order", func(c *Config) { c.ShuffleBuffer, c.Order = 100, "cumulative" }, "multi only"},
+		{"shuffle buffer", func(c *Config) { c.ShuffleBuffer = -1 }, "shuffle buffer"},
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatalf("defaults invalid: %v", err)
@@ -70,6 +74,7 @@ func FuzzParseConfigYAML(f *testing.F) {
 	f.Add([]byte("data: \"a: b\\n- c\"\nseed: 18446744073709551615\nwd: 1e-400\nmomentum: -0.0\n"))
 	f.Add([]byte("arch: resnet50\nstem: imagenet\nlr: .inf\nsubset: 0x10\n"))
 	f.Add(DefaultConfig().YAML())
+	f.Add([]byte("size: 224\nstream: always\nshuffle_buffer: 1000\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseConfigYAML(b, DefaultConfig())
 		if err != nil {

@@ -39,16 +39,23 @@ type MonitorOptions struct {
 
 // AugmentRecipe returns the augmentation recipe a config trains with on trainSet:
 // data.RecipeFor(trainSet) for "auto" (normalised with the set's own statistics),
-// or the named preset. Its evaluation transform is what evaluation should use, so
-// that features are computed on images normalised as in training.
+// or the named preset, producing views of side cfg.Size when it is set. Its
+// evaluation transform is what evaluation should use, so that features are
+// computed on images normalised as in training.
 func AugmentRecipe(cfg Config, trainSet *data.Dataset) data.Recipe {
+	var r data.Recipe
 	switch cfg.Augment {
 	case "gray28":
-		return data.SimSiamGray28()
+		r = data.SimSiamGray28()
 	case "color32":
-		return data.SimSiamColor32()
+		r = data.SimSiamColor32()
+	default:
+		r = data.RecipeFor(trainSet)
 	}
-	return data.RecipeFor(trainSet)
+	if cfg.Size > 0 {
+		r.Size = cfg.Size
+	}
+	return r
 }
 
 // NewMonitor is the MonitorFactory of `siam train --monitor-every`: the collapse

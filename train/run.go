@@ -107,9 +107,14 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	trainSet, testSet, err := data.Open(cfg.Data)
+	trainSet, testSet, err := OpenData(cfg, o.Dir, log)
 	if err != nil {
 		return nil, err
+	}
+	if o.Resume {
+		if err := checkDataRecord(o.Dir, trainSet); err != nil {
+			return nil, err
+		}
 	}
 	recipe := AugmentRecipe(cfg, trainSet)
 	inMeta := InputMeta(cfg, trainSet) // checkpoint metadata: how to feed the model
@@ -121,7 +126,8 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	}
 	kind, _ := order.ParseKind(cfg.Order)
 	sampler, err := order.New(order.Config{Kind: kind, N: trainSet.N, Steps: cfg.Steps, Batch: cfg.Batch,
-		Chunks: cfg.Chunks, SwitchAt: cfg.SwitchAt, Subset: cfg.Subset, Seed: cfg.Seed})
+		Chunks: cfg.Chunks, SwitchAt: cfg.SwitchAt, Subset: cfg.Subset, Seed: cfg.Seed,
+		Buffer: cfg.ShuffleBuffer, Blocks: samplerBlocks(cfg, trainSet)})
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +173,9 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			return nil, err
 		}
 		if err := SaveCheckpoint(o.Dir, cfg, 0, m, opt, inMeta); err != nil {
+			return nil, err
+		}
+		if err := writeDataRecord(o.Dir, trainSet); err != nil {
 			return nil, err
 		}
 	}
@@ -257,6 +266,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			logNow = true
 		}
 		if logNow {
+			line.Extra = badImagesField(line.Extra, trainSet)
 			now := time.Now()
 			line.ImagesPerS = float64(winImages) / now.Sub(winStart).Seconds()
 			line.Time = now.UTC().Format(time.RFC3339)

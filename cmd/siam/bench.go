@@ -17,7 +17,7 @@ func newBench() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks that print one JSON line each (compare with PyTorch via bench/compare.sh)",
 	}
-	b.AddCommand(newBenchTrain(), newBenchGEMM(), newBenchAugment(), newBenchCollapse(), newBenchKNN())
+	b.AddCommand(newBenchTrain(), newBenchGEMM(), newBenchAugment(), newBenchCollapse(), newBenchKNN(), newBenchData())
 	return b
 }
 

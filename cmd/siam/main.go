@@ -38,6 +38,6 @@ evaluates them (k-NN, linear probe) and predicts downstream accuracy without lab
 	}
 	root.PersistentFlags().StringVar(&deviceFlag, "device", "auto", "where to compute: auto, cpu, cuda or cuda:N (auto uses the CPU unless a usable GPU backend is found)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return resolveDevice(cmd, cmd.ErrOrStderr()) }
-	root.AddCommand(newDemo(), newTrain(), newCollapse(), newEmbed(), newEval(), newPredict(), newSweep(), newReport(), newBench(), newDevices())
+	root.AddCommand(newDemo(), newTrain(), newCollapse(), newEmbed(), newEval(), newPredict(), newSweep(), newReport(), newBench(), newData(), newDevices())
 	return root
 }

@@ -93,6 +93,9 @@ func addConfigFlags(f *pflag.FlagSet) *configFlags {
 	float("alarm-auc", &v.AlarmAUC, "collapse alarm when the monitored AUC exceeds this (0.5..1; 0: off; needs --monitor-every)", func(d *train.Config, x float64) { d.AlarmAUC = x })
 	float("alarm-rankme", &v.AlarmRankMe, "collapse alarm when the monitored RankMe falls below this (0: off; needs --monitor-every)", func(d *train.Config, x float64) { d.AlarmRankMe = x })
 	str("alarm-action", &v.AlarmAction, "on a collapse alarm: warn (log it in the progress, metrics.jsonl and the report) or stop (also checkpoint and end the run, exit status 0)", func(d *train.Config, x string) { d.AlarmAction = x })
+	integer("size", &v.Size, "view side for any image dataset (0: the dataset's own; ImageFolder trees and shards: 32; 224 for ImageNet)", func(d *train.Config, x int) { d.Size = x })
+	str("stream", &v.Stream, "ImageFolder trees: auto (stream when decoding all would exceed 512 MiB), always or never", func(d *train.Config, x string) { d.Stream = x })
+	integer("shuffle-buffer", &v.ShuffleBuffer, "order multi: read shards in sequence through a shuffle buffer of this many samples (0: random access)", func(d *train.Config, x int) { d.ShuffleBuffer = x })
 	return c
 }
 
@@ -131,6 +134,8 @@ func newTrain() *cobra.Command {
   siam train --out runs/hybrid --order hybrid --chunks 100 --switch-at 40 --data fashion-mnist
   siam train --config exp.yaml --out runs/exp --monitor-every 200
   siam train --out runs/watch --monitor-every 100 --alarm-auc 0.9 --alarm-action stop
+  siam train --data /data/imagenet --size 224 --stem imagenet --width 64 --out runs/in1k
+  siam train --data 'shards/train-{000000..000146}.tar' --size 224 --shuffle-buffer 5000 --out runs/wds
   siam train --resume runs/hybrid
   siam train --resume runs/watch --alarm-action warn`,
 		Args: cobra.NoArgs,
