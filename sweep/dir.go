@@ -71,22 +71,22 @@ func Init(dir string, s *Sweep, source string) error {
 		if err != nil {
 			return err
 		}
+		raced := false
 		for _, e := range entries {
-			// Another shard's half-made record is not foreign content.
+			// Another shard's record, made since IsDir looked, or its half-made
+			// temporary file, is not foreign content.
+			if e.Name() == RecordFile {
+				raced = true
+				continue
+			}
 			if !strings.HasPrefix(e.Name(), "."+RecordFile+".tmp-") {
 				return fmt.Errorf("%s is not empty and is not a sweep folder (no %s); use a new --out folder", dir, RecordFile)
 			}
 		}
-		sum := sha256.Sum256(s.Source)
-		var b bytes.Buffer
-		fmt.Fprintf(&b, recordHeader, filepath.Base(source), hex.EncodeToString(sum[:]), time.Now().UTC().Format(time.RFC3339))
-		b.Write(s.Source)
-		err = atomicfile.CreateExclusive(rec, b.Bytes())
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return err
+		if !raced {
+			if err := createRecord(rec, s, source); err == nil || !errors.Is(err, os.ErrExist) {
+				return err
+			}
 		}
 		// Another shard created it first: compare below.
 	}
@@ -98,4 +98,13 @@ func Init(dir string, s *Sweep, source string) error {
 		return fmt.Errorf("%s holds another sweep (%s); %s differs (folder vs file): %s; use a new --out folder", dir, rec, source, d)
 	}
 	return nil
+}
+
+// createRecord writes dir/sweep.yaml exclusively: the header and the file's text.
+func createRecord(rec string, s *Sweep, source string) error {
+	sum := sha256.Sum256(s.Source)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, recordHeader, filepath.Base(source), hex.EncodeToString(sum[:]), time.Now().UTC().Format(time.RFC3339))
+	b.Write(s.Source)
+	return atomicfile.CreateExclusive(rec, b.Bytes())
 }
