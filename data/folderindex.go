@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -261,6 +262,19 @@ func loadFolderIndex(root string, classes []string, cacheDir string, log io.Writ
 
 // cache writes the index to the first of paths that can be written.
 func (x *folderIndex) cache(paths []string, log io.Writer) error {
+	p, err := writeIndexCache(paths, x.write)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "imagefolder: indexed %d files of %s in %.1fs (cached in %s)\n", x.len(), x.root, x.took.Seconds(), p)
+	return nil
+}
+
+// writeIndexCache writes an index (folder or shard) atomically with write to
+// the first of paths that can be written, making the folders of any path
+// after the first (the fall-back cache folder), and returns that path; when
+// none can be written, the error joins every path's.
+func writeIndexCache(paths []string, write func(io.Writer) error) (string, error) {
 	var errs []error
 	for i, p := range paths {
 		if i > 0 {
@@ -269,20 +283,19 @@ func (x *folderIndex) cache(paths []string, log io.Writer) error {
 				continue
 			}
 		}
-		if err := atomicfile.Write(p, x.write); err != nil {
+		if err := atomicfile.Write(p, write); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		fmt.Fprintf(log, "imagefolder: indexed %d files of %s in %.1fs (cached in %s)\n", x.len(), x.root, x.took.Seconds(), p)
-		return nil
+		return p, nil
 	}
-	return errors.Join(errs...)
+	return "", errors.Join(errs...)
 }
 
 // current reports whether a cached index still describes the folder: the
 // same label order, the same class folders and unchanged folder times.
 func (x *folderIndex) current(classes, present []string) bool {
-	if !equalStrings(x.classes, classes) {
+	if !slices.Equal(x.classes, classes) {
 		return false
 	}
 	var cached []string
@@ -291,24 +304,12 @@ func (x *folderIndex) current(classes, present []string) bool {
 			cached = append(cached, d.rel)
 		}
 	}
-	if !equalStrings(cached, present) {
+	if !slices.Equal(cached, present) {
 		return false
 	}
 	for _, d := range x.dirs {
 		st, err := os.Stat(filepath.Join(x.root, filepath.FromSlash(d.rel)))
 		if err != nil || st.ModTime().UnixNano() != d.mtime {
-			return false
-		}
-	}
-	return true
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
 			return false
 		}
 	}

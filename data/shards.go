@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/siam-ssl/siam/atomicfile"
 )
 
 // WebDataset shards
@@ -274,22 +272,12 @@ func loadShardIndex(files []string, cacheDir string, log io.Writer, prepare func
 		prepare(x)
 	}
 	took := time.Since(t0).Seconds()
-	var errs []error
-	for i, p := range paths {
-		if i > 0 {
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-		}
-		if err := atomicfile.Write(p, x.write); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Fprintf(log, "shards: indexed %d samples in %d shards in %.1fs (cached in %s)\n", x.len(), len(files), took, p)
+	p, err := writeIndexCache(paths, x.write)
+	if err != nil {
+		fmt.Fprintf(log, "shards: index of %d samples not cached: %v\n", x.len(), err)
 		return x, nil
 	}
-	fmt.Fprintf(log, "shards: index of %d samples not cached: %v\n", x.len(), errors.Join(errs...))
+	fmt.Fprintf(log, "shards: indexed %d samples in %d shards in %.1fs (cached in %s)\n", x.len(), len(files), took, p)
 	return x, nil
 }
 
