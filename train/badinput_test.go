@@ -5,7 +5,6 @@ package train
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -141,19 +140,10 @@ func TestReadOnlyFiles(t *testing.T) {
 			c := tinyConfig()
 			c.Steps, c.CheckpointEvery, c.LogEvery = 6, 2, 1
 			dir := filepath.Join(t.TempDir(), "run")
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			_, err := Run(ctx, c, RunOptions{Dir: dir, OnStep: func(step int, _ float64) {
-				if step == 3 {
-					cancel()
-				}
-			}})
-			if !errors.Is(err, ErrInterrupted) {
-				t.Fatal(err)
-			}
+			runInterrupted(t, c, dir, 3)
 			before, _ := os.ReadFile(filepath.Join(dir, CheckpointFile))
 			bindReadOnly(t, filepath.Join(dir, file))
-			_, err = Run(context.Background(), Config{}, RunOptions{Dir: dir, Resume: true})
+			_, err := Run(context.Background(), Config{}, RunOptions{Dir: dir, Resume: true})
 			oneLine(t, err, file)
 			intact(t, dir, 3, before)
 		})
