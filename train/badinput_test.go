@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/siam-ssl/siam/internal/jsonltest"
 )
 
 // mount mounts a tmpfs of the given size (e.g. "200k") at a new folder, read-only
@@ -126,7 +128,7 @@ func TestFullDisk(t *testing.T) {
 	if err != nil || sum.Step != c.Steps {
 		t.Fatalf("resume after freeing space: %v", err)
 	}
-	if n := len(readJSONLines(t, filepath.Join(dir, MetricsFile))); n != c.Steps {
+	if n := len(jsonltest.Read(t, filepath.Join(dir, MetricsFile))); n != c.Steps {
 		t.Errorf("%d metrics lines after the resume, want %d", n, c.Steps)
 	}
 }
