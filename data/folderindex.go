@@ -415,11 +415,7 @@ func parseFolderIndex(r io.Reader, root string) (*folderIndex, error) {
 		x.labels = append(x.labels, int(lab))
 	}
 	x.names = names.String()
-	l, err := line()
-	if err != nil {
-		return nil, err
-	}
-	if x.mean, x.std, err = parseIndexTail(l, line); err != nil {
+	if x.mean, x.std, err = parseIndexTail(line); err != nil {
 		return nil, err
 	}
 	return x, nil

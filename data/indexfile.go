@@ -73,10 +73,13 @@ func readIndexFile[T any](path string, parse func(io.Reader) (T, error)) (T, err
 	return parse(zr)
 }
 
-// parseIndexTail reads what writeIndexText writes after the body: l is the
-// first line after it, next reads the following one. It returns the channel
-// statistics (nil when the index has none).
-func parseIndexTail(l string, next func() (string, error)) (mean, std []float32, err error) {
+// parseIndexTail reads, with next, what writeIndexText writes after the body
+// and returns the channel statistics (nil when the index has none).
+func parseIndexTail(next func() (string, error)) (mean, std []float32, err error) {
+	l, err := next()
+	if err != nil {
+		return nil, nil, err
+	}
 	if v, ok := strings.CutPrefix(l, "stats "); ok {
 		f := strings.Fields(v)
 		if len(f) != 6 {

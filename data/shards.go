@@ -399,11 +399,7 @@ func parseShardIndex(r io.Reader, files []string) (*shardIndex, error) {
 		}
 		return sc.Text(), nil
 	}
-	tail, err := line()
-	if err != nil {
-		return nil, err
-	}
-	if x.mean, x.std, err = parseIndexTail(tail, line); err != nil {
+	if x.mean, x.std, err = parseIndexTail(line); err != nil {
 		return nil, err
 	}
 	return x, nil
