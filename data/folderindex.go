@@ -2,7 +2,6 @@ package data
 
 import (
 	"bufio"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,12 +9,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/siam-ssl/siam/atomicfile"
 )
 
 // indexCacheName is the file an ImageFolder split's index is cached in,
@@ -261,28 +259,18 @@ func loadFolderIndex(root string, classes []string, cacheDir string, log io.Writ
 
 // cache writes the index to the first of paths that can be written.
 func (x *folderIndex) cache(paths []string, log io.Writer) error {
-	var errs []error
-	for i, p := range paths {
-		if i > 0 {
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-		}
-		if err := atomicfile.Write(p, x.write); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Fprintf(log, "imagefolder: indexed %d files of %s in %.1fs (cached in %s)\n", x.len(), x.root, x.took.Seconds(), p)
-		return nil
+	p, err := writeIndexCache(paths, x.write)
+	if err != nil {
+		return err
 	}
-	return errors.Join(errs...)
+	fmt.Fprintf(log, "imagefolder: indexed %d files of %s in %.1fs (cached in %s)\n", x.len(), x.root, x.took.Seconds(), p)
+	return nil
 }
 
 // current reports whether a cached index still describes the folder: the
 // same label order, the same class folders and unchanged folder times.
 func (x *folderIndex) current(classes, present []string) bool {
-	if !equalStrings(x.classes, classes) {
+	if !slices.Equal(x.classes, classes) {
 		return false
 	}
 	var cached []string
@@ -291,7 +279,7 @@ func (x *folderIndex) current(classes, present []string) bool {
 			cached = append(cached, d.rel)
 		}
 	}
-	if !equalStrings(cached, present) {
+	if !slices.Equal(cached, present) {
 		return false
 	}
 	for _, d := range x.dirs {
@@ -303,57 +291,28 @@ func (x *folderIndex) current(classes, present []string) bool {
 	return true
 }
 
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // write serialises the index: gzip of a line-based text format with quoted
 // names, so any file name survives.
 func (x *folderIndex) write(w io.Writer) error {
-	zw := gzip.NewWriter(w)
-	bw := bufio.NewWriter(zw)
-	fmt.Fprintf(bw, "%s\nclasses %d\n", indexMagic, len(x.classes))
-	for _, c := range x.classes {
-		fmt.Fprintf(bw, "%s\n", strconv.Quote(c))
-	}
-	fmt.Fprintf(bw, "dirs %d\n", len(x.dirs))
-	for _, d := range x.dirs {
-		fmt.Fprintf(bw, "%d %s\n", d.mtime, strconv.Quote(d.rel))
-	}
-	fmt.Fprintf(bw, "files %d\n", x.len())
-	for i := range x.labels {
-		fmt.Fprintf(bw, "%d %s\n", x.labels[i], strconv.Quote(x.rel(i)))
-	}
-	if x.hasStats() {
-		fmt.Fprintf(bw, "stats %g %g %g %g %g %g\n", x.mean[0], x.mean[1], x.mean[2], x.std[0], x.std[1], x.std[2])
-	}
-	fmt.Fprintf(bw, "end\n")
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	return zw.Close()
+	return writeIndexText(w, x.mean, x.std, func(bw *bufio.Writer) {
+		fmt.Fprintf(bw, "%s\nclasses %d\n", indexMagic, len(x.classes))
+		for _, c := range x.classes {
+			fmt.Fprintf(bw, "%s\n", strconv.Quote(c))
+		}
+		fmt.Fprintf(bw, "dirs %d\n", len(x.dirs))
+		for _, d := range x.dirs {
+			fmt.Fprintf(bw, "%d %s\n", d.mtime, strconv.Quote(d.rel))
+		}
+		fmt.Fprintf(bw, "files %d\n", x.len())
+		for i := range x.labels {
+			fmt.Fprintf(bw, "%d %s\n", x.labels[i], strconv.Quote(x.rel(i)))
+		}
+	})
 }
 
 // readFolderIndex parses a cache file written by write.
 func readFolderIndex(path, root string) (*folderIndex, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, err
-	}
-	return parseFolderIndex(zr, root)
+	return readIndexFile(path, func(r io.Reader) (*folderIndex, error) { return parseFolderIndex(r, root) })
 }
 
 // parseFolderIndex reads the text form of an index (see write).
@@ -456,30 +415,8 @@ func parseFolderIndex(r io.Reader, root string) (*folderIndex, error) {
 		x.labels = append(x.labels, int(lab))
 	}
 	x.names = names.String()
-	l, err := line()
-	if err != nil {
+	if x.mean, x.std, err = parseIndexTail(line); err != nil {
 		return nil, err
-	}
-	if v, ok := strings.CutPrefix(l, "stats "); ok {
-		f := strings.Fields(v)
-		if len(f) != 6 {
-			return nil, fmt.Errorf("index: bad stats line %q", l)
-		}
-		vals := make([]float32, 6)
-		for i, s := range f {
-			p, err := strconv.ParseFloat(s, 32)
-			if err != nil {
-				return nil, fmt.Errorf("index: bad stats line %q", l)
-			}
-			vals[i] = float32(p)
-		}
-		x.mean, x.std = vals[:3], vals[3:]
-		if l, err = line(); err != nil {
-			return nil, err
-		}
-	}
-	if l != "end" {
-		return nil, fmt.Errorf("index: missing end line")
 	}
 	return x, nil
 }

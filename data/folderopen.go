@@ -36,17 +36,7 @@ func OpenImageFolder(root string, opt OpenOptions) (train, test *Dataset, err er
 	if log == nil {
 		log = io.Discard
 	}
-	trainDir, testDir := root, ""
-	if isDir(filepath.Join(root, "train")) {
-		trainDir = filepath.Join(root, "train")
-		for _, v := range []string{"val", "test"} {
-			if isDir(filepath.Join(root, v)) {
-				testDir = filepath.Join(root, v)
-				break
-			}
-		}
-	}
-	classes, err := classFolders(trainDir)
+	trainDir, testDir, classes, err := folderSplits(root)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -61,17 +61,7 @@ func LoadImageFolder(root string, opt ImageFolderOptions) (train, test *Dataset,
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)
 	}
-	trainDir, testDir := root, ""
-	if isDir(filepath.Join(root, "train")) {
-		trainDir = filepath.Join(root, "train")
-		for _, v := range []string{"val", "test"} {
-			if isDir(filepath.Join(root, v)) {
-				testDir = filepath.Join(root, v)
-				break
-			}
-		}
-	}
-	classes, err := classFolders(trainDir)
+	trainDir, testDir, classes, err := folderSplits(root)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -90,6 +80,25 @@ func LoadImageFolder(root string, opt ImageFolderOptions) (train, test *Dataset,
 		return nil, nil, err
 	}
 	return train, test, nil
+}
+
+// folderSplits finds the splits of an ImageNet-style tree: root/train and
+// root/val (or root/test, testDir "" when neither is there), or root itself as
+// the only (train) split when it has no train folder; classes are the train
+// split's class folders (classFolders).
+func folderSplits(root string) (trainDir, testDir string, classes []string, err error) {
+	trainDir = root
+	if isDir(filepath.Join(root, "train")) {
+		trainDir = filepath.Join(root, "train")
+		for _, v := range []string{"val", "test"} {
+			if isDir(filepath.Join(root, v)) {
+				testDir = filepath.Join(root, v)
+				break
+			}
+		}
+	}
+	classes, err = classFolders(trainDir)
+	return trainDir, testDir, classes, err
 }
 
 func isDir(p string) bool {

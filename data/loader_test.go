@@ -18,8 +18,11 @@ func stepSampler(n, batch int) func(int) []int {
 	}
 }
 
-// collect runs a loader to the end and returns copies of every batch's views.
-func collect(t *testing.T, cfg LoaderConfig) (x1, x2 [][]float32, steps []int) {
+// DrainLoader makes a Loader from cfg, runs it to the end and calls each with
+// every batch (whose buffers the loader reuses once each returns: keep
+// copies), failing t on any error. Exported for the external tests of this
+// package, like MakeTestFolder.
+func DrainLoader(t testing.TB, cfg LoaderConfig, each func(*Batch)) {
 	t.Helper()
 	l, err := NewLoader(cfg)
 	if err != nil {
@@ -34,13 +37,22 @@ func collect(t *testing.T, cfg LoaderConfig) (x1, x2 [][]float32, steps []int) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		each(b)
+	}
+}
+
+// collect runs a loader to the end and returns copies of every batch's views.
+func collect(t *testing.T, cfg LoaderConfig) (x1, x2 [][]float32, steps []int) {
+	t.Helper()
+	DrainLoader(t, cfg, func(b *Batch) {
 		if b.N*b.C*b.H*b.W != len(b.X1) || len(b.Labels) != b.N {
 			t.Fatalf("batch shape %d %dx%dx%d, len %d", b.N, b.C, b.H, b.W, len(b.X1))
 		}
 		x1 = append(x1, append([]float32{}, b.X1...))
 		x2 = append(x2, append([]float32{}, b.X2...))
 		steps = append(steps, b.Step)
-	}
+	})
+	return x1, x2, steps
 }
 
 func TestLoaderDeterministicAcrossWorkers(t *testing.T) {

@@ -1,7 +1,6 @@
 package data_test
 
 import (
-	"io"
 	"slices"
 	"testing"
 
@@ -37,20 +36,8 @@ func TestOrderingsOnStreamedData(t *testing.T) {
 		recipe := data.SimSiamColor32()
 		recipe.Size = 16
 		run := func(start int) (idx [][]int, views [][]float32) {
-			l, err := data.NewLoader(data.LoaderConfig{Dataset: ds, Recipe: recipe, Sampler: s.Batch, Batch: batch,
-				Start: start, Steps: steps, Seed: 7, Workers: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			for {
-				b, err := l.Next()
-				if err == io.EOF {
-					return
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+			data.DrainLoader(t, data.LoaderConfig{Dataset: ds, Recipe: recipe, Sampler: s.Batch, Batch: batch,
+				Start: start, Steps: steps, Seed: 7, Workers: 2}, func(b *data.Batch) {
 				for i, j := range b.Indices {
 					if b.Labels[i] != ds.Labels[j] {
 						t.Fatalf("%s: label of file %d is %d in the batch, %d in the index", cfg.Kind, j, b.Labels[i], ds.Labels[j])
@@ -58,7 +45,8 @@ func TestOrderingsOnStreamedData(t *testing.T) {
 				}
 				idx = append(idx, slices.Clone(b.Indices))
 				views = append(views, slices.Concat(b.X1, b.X2))
-			}
+			})
+			return idx, views
 		}
 		idx, views := run(0)
 		for step, got := range idx {

@@ -87,17 +87,7 @@ func Pack(root, out string, opt PackOptions) ([]PackSplit, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("data: pack: %w", err)
 	}
-	trainDir, testDir := root, ""
-	if isDir(filepath.Join(root, "train")) {
-		trainDir = filepath.Join(root, "train")
-		for _, v := range []string{"val", "test"} {
-			if isDir(filepath.Join(root, v)) {
-				testDir = filepath.Join(root, v)
-				break
-			}
-		}
-	}
-	classes, err := classFolders(trainDir)
+	trainDir, testDir, classes, err := folderSplits(root)
 	if err != nil {
 		return nil, err
 	}

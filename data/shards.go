@@ -3,7 +3,6 @@ package data
 import (
 	"archive/tar"
 	"bufio"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/siam-ssl/siam/atomicfile"
 )
 
 // WebDataset shards
@@ -274,22 +271,12 @@ func loadShardIndex(files []string, cacheDir string, log io.Writer, prepare func
 		prepare(x)
 	}
 	took := time.Since(t0).Seconds()
-	var errs []error
-	for i, p := range paths {
-		if i > 0 {
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-		}
-		if err := atomicfile.Write(p, x.write); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Fprintf(log, "shards: indexed %d samples in %d shards in %.1fs (cached in %s)\n", x.len(), len(files), took, p)
+	p, err := writeIndexCache(paths, x.write)
+	if err != nil {
+		fmt.Fprintf(log, "shards: index of %d samples not cached: %v\n", x.len(), err)
 		return x, nil
 	}
-	fmt.Fprintf(log, "shards: index of %d samples not cached: %v\n", x.len(), errors.Join(errs...))
+	fmt.Fprintf(log, "shards: indexed %d samples in %d shards in %.1fs (cached in %s)\n", x.len(), len(files), took, p)
 	return x, nil
 }
 
@@ -308,38 +295,21 @@ const shardIndexMagic = "siam-shard-index 1"
 
 // write serialises the index (gzip'd text, one line per shard and sample).
 func (x *shardIndex) write(w io.Writer) error {
-	zw := gzip.NewWriter(w)
-	bw := bufio.NewWriter(zw)
-	fmt.Fprintf(bw, "%s\nshards %d\n", shardIndexMagic, len(x.files))
-	for i, f := range x.files {
-		fmt.Fprintf(bw, "%d %d %d %s\n", x.stamps[i].size, x.stamps[i].mtime, x.blocks[i], strconv.Quote(f))
-	}
-	fmt.Fprintf(bw, "samples %d\n", x.len())
-	for i := range x.labels {
-		fmt.Fprintf(bw, "%d %d %d %s\n", x.off[i], x.size[i], x.labels[i], strconv.Quote(x.key(i)))
-	}
-	if x.hasStats() {
-		fmt.Fprintf(bw, "stats %g %g %g %g %g %g\n", x.mean[0], x.mean[1], x.mean[2], x.std[0], x.std[1], x.std[2])
-	}
-	fmt.Fprintf(bw, "end\n")
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	return zw.Close()
+	return writeIndexText(w, x.mean, x.std, func(bw *bufio.Writer) {
+		fmt.Fprintf(bw, "%s\nshards %d\n", shardIndexMagic, len(x.files))
+		for i, f := range x.files {
+			fmt.Fprintf(bw, "%d %d %d %s\n", x.stamps[i].size, x.stamps[i].mtime, x.blocks[i], strconv.Quote(f))
+		}
+		fmt.Fprintf(bw, "samples %d\n", x.len())
+		for i := range x.labels {
+			fmt.Fprintf(bw, "%d %d %d %s\n", x.off[i], x.size[i], x.labels[i], strconv.Quote(x.key(i)))
+		}
+	})
 }
 
 // readShardIndex reads a cache file and checks it lists exactly files.
 func readShardIndex(p string, files []string) (*shardIndex, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, err
-	}
-	return parseShardIndex(zr, files)
+	return readIndexFile(p, func(r io.Reader) (*shardIndex, error) { return parseShardIndex(r, files) })
 }
 
 // parseShardIndex reads the text form of a shard index (see write) and
@@ -423,31 +393,14 @@ func parseShardIndex(r io.Reader, files []string) (*shardIndex, error) {
 		}
 	}
 	x.keys = keys.String()
-	if !sc.Scan() {
-		return nil, io.ErrUnexpectedEOF
-	}
-	line := sc.Text()
-	if v, ok := strings.CutPrefix(line, "stats "); ok {
-		f := strings.Fields(v)
-		if len(f) != 6 {
-			return nil, errors.New("index: bad stats line")
-		}
-		vals := make([]float32, 6)
-		for i, s := range f {
-			p, err := strconv.ParseFloat(s, 32)
-			if err != nil {
-				return nil, errors.New("index: bad stats line")
-			}
-			vals[i] = float32(p)
-		}
-		x.mean, x.std = vals[:3], vals[3:]
+	line := func() (string, error) {
 		if !sc.Scan() {
-			return nil, io.ErrUnexpectedEOF
+			return "", io.ErrUnexpectedEOF
 		}
-		line = sc.Text()
+		return sc.Text(), nil
 	}
-	if line != "end" {
-		return nil, errors.New("index: missing end")
+	if x.mean, x.std, err = parseIndexTail(line); err != nil {
+		return nil, err
 	}
 	return x, nil
 }

@@ -251,26 +251,15 @@ func abs(x int) int { return max(x, -x) }
 // every batch's views and indices.
 func collectStream(t *testing.T, cfg LoaderConfig) (views [][]float32, idx [][]int, labels [][]int) {
 	t.Helper()
-	l, err := NewLoader(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	for {
-		b, err := l.Next()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	DrainLoader(t, cfg, func(b *Batch) {
 		if b.C != 3 || b.H != cfg.Dataset.H || b.W != cfg.Dataset.W || len(b.X1) != b.N*3*b.H*b.W {
 			t.Fatalf("batch %d x %dx%dx%d, %d values", b.N, b.C, b.H, b.W, len(b.X1))
 		}
 		views = append(views, append(append([]float32{}, b.X1...), b.X2...))
 		idx = append(idx, append([]int{}, b.Indices...))
 		labels = append(labels, append([]int{}, b.Labels...))
-	}
+	})
+	return views, idx, labels
 }
 
 func TestStreamedLoaderDeterminismAndResume(t *testing.T) {

@@ -20,6 +20,10 @@ const DefaultNearestChunk = 256
 // similarities is scanned for the top k at once, while it is in L1.
 var keyBlock = 192
 
+// keyBlockFor is keyBlock rounded to whole panels of nr keys (at least one),
+// and no more panels than nk keys fill.
+func keyBlockFor(nr, nk int) int { return min(max(keyBlock/nr, 1)*nr, (nk+nr-1)/nr*nr) }
+
 // Neighbors is the top-K key list of every query: for query q, Index[q*K:(q+1)*K]
 // and Sim[q*K:(q+1)*K] hold the K keys with the largest similarity, in decreasing
 // similarity (equal similarities: smaller key index first).
@@ -124,7 +128,7 @@ func nearest(queries, keys, bias []float32, dim, k, chunk int) (*Neighbors, erro
 	}
 	pk := PackKeys(keys, nk, dim)
 	nr := pk.PanelWidth()
-	kb := min(max(keyBlock/nr, 1)*nr, (nk+nr-1)/nr*nr) // whole panels
+	kb := keyBlockFor(nr, nk)
 	nchunks := (nq + chunk - 1) / chunk
 	parallel.ForWorker(nchunks, func(_, clo, chi int) {
 		var sims []float32
@@ -211,7 +215,7 @@ func nearestScreened(queries, keys []float32, dim, k, chunk int, out *Neighbors)
 	}
 	pk := PackKeys16(keys, nk, dim)
 	nr := pk.PanelWidth()
-	kb := min(max(keyBlock/nr, 1)*nr, (nk+nr-1)/nr*nr)
+	kb := keyBlockFor(nr, nk)
 	nchunks := (nq + chunk - 1) / chunk
 	parallel.ForWorker(nchunks, func(_, clo, chi int) {
 		var approx []float32

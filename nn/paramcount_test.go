@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -69,7 +70,7 @@ func TestPresetParamCounts(t *testing.T) {
 				t.Fatal(err)
 			}
 			block := map[BlockKind]string{Basic: "basic", Bottleneck: "bottleneck"}[cfg.Block]
-			if block != want.Block || !slicesEqual(cfg.Depths, want.Layers) {
+			if block != want.Block || !slices.Equal(cfg.Depths, want.Layers) {
 				t.Fatalf("preset is %s %v, PyTorch built %s %v", block, cfg.Depths, want.Block, want.Layers)
 			}
 			cfg.Stem, cfg.WidthMult = ImageNetStem, want.WidthMult
@@ -165,16 +166,4 @@ func TestViTParamCounts(t *testing.T) {
 			t.Errorf("%s has no count in param_counts.json", a)
 		}
 	}
-}
-
-func slicesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -121,3 +121,130 @@ func (t *emaTarget) Update(step, total int) {
 
 // FLOPs is one forward pass of the target over one h x w image.
 func (t *emaTarget) FLOPs(h, w int) float64 { return t.net.FLOPs(h, w) + t.proj.FLOPs() }
+
+// emaSiamese is what BYOL and MoCo v3 share: an online encoder (backbone +
+// projector), a predictor on top of it, and the EMA copy of the encoder
+// (emaTarget) that gives the targets. Both methods embed it and add their own
+// Name and Loss (and MoCo v3 its temperature); the methods below are theirs.
+type emaSiamese struct {
+	Config    Config
+	Net       nn.Backbone    // the online backbone (also returned by Backbone)
+	Encoder   *nn.Collection // online backbone + projector
+	Predictor *nn.Collection // predictor
+	All       *nn.Collection // Encoder then Predictor (state dict); BNs also hold the target's
+
+	proj, pred *mlp
+	target     *emaTarget
+}
+
+// emaHeads gives the projector and predictor of a method built by
+// emaSiamese.init, once head sizes and momentum have their defaults: d is the
+// backbone's feature size, c the method's config, which it may complete
+// (MoCo v3's temperature) or reject with an error naming the method.
+type emaHeads func(c *Config, d int) (proj, pred mlpSpec, err error)
+
+// init builds the networks of method name (the prefix of its errors) from
+// rng, in the order that fixes every initial value: online backbone, online
+// projector, predictor; then the target as a copy of the online encoder,
+// following it with schedule lag lag (see emaTarget). Head sizes default as
+// momentumHeadDefaults says, the base momentum to DefaultEMAMomentum.
+func (m *emaSiamese) init(name string, cfg Config, rng *rand.Rand, lag int, heads emaHeads) error {
+	m.Encoder, m.Predictor = &nn.Collection{}, &nn.Collection{}
+	bb, err := nn.NewBackbone(m.Encoder, "backbone.", cfg.Backbone, rng)
+	if err != nil {
+		return err
+	}
+	cfg = momentumHeadDefaults(cfg, bb)
+	if cfg.ProjDim < 1 || cfg.PredHidden < 1 {
+		return fmt.Errorf("%s: projector output %d and hidden size %d must be positive", name, cfg.ProjDim, cfg.PredHidden)
+	}
+	if cfg.EMAMomentum == 0 {
+		cfg.EMAMomentum = DefaultEMAMomentum
+	}
+	projSpec, predSpec, err := heads(&cfg, bb.FeatureDim())
+	if err != nil {
+		return err
+	}
+	m.Config, m.Net = cfg, bb
+	build := func(c *nn.Collection, prefix string, rng *rand.Rand) (nn.Backbone, *mlp, error) {
+		net := bb
+		if prefix != "" {
+			var err error
+			if net, err = nn.NewBackbone(c, prefix+"backbone.", cfg.Backbone, rng); err != nil {
+				return nil, nil, err
+			}
+		}
+		proj, err := newMLP(c, prefix+"projector.", projSpec, rng)
+		return net, proj, err
+	}
+	if _, m.proj, err = build(m.Encoder, "", rng); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if m.pred, err = newMLP(m.Predictor, "predictor.", predSpec, rng); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if m.target, err = newEMATarget(m.Encoder, build, cfg.EMAMomentum, lag); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	m.All = &nn.Collection{}
+	m.All.Add(m.Encoder)
+	m.All.Add(m.Predictor)
+	m.All.BNs = append(m.All.BNs, m.target.State.BNs...)
+	return nil
+}
+
+// Views is 2.
+func (m *emaSiamese) Views() int { return 2 }
+
+// Backbone returns the online backbone, whose features are evaluated.
+func (m *emaSiamese) Backbone() nn.Backbone { return m.Net }
+
+// Represent returns the online backbone's representation [N, d].
+func (m *emaSiamese) Represent(g *tensor.Graph, x *tensor.Tensor) *tensor.Tensor {
+	return m.Net.Forward(g, x)
+}
+
+// Modules returns the trainable online networks in state-dict order; its BNs
+// also include the target's, so that switching and restoring the training
+// mode through Modules covers every network.
+func (m *emaSiamese) Modules() *nn.Collection { return m.All }
+
+// SetTraining switches every BN layer, online and target (model.train() /
+// model.eval() in PyTorch).
+func (m *emaSiamese) SetTraining(v bool) { m.All.SetTraining(v) }
+
+// Target returns the target (momentum) encoder's parameters and BN statistics.
+func (m *emaSiamese) Target() *nn.Collection { return m.target.State }
+
+// Momentum is the target momentum the update after step (1-based) of total
+// uses: m(step-1) for BYOL, m(step) for MoCo v3 (see emaTarget).
+func (m *emaSiamese) Momentum(step, total int) float64 { return m.target.Momentum(step, total) }
+
+// ParamGroups returns the online encoder on the schedule and the predictor,
+// at the fixed rate lr when fixPredictor (see BYOL, MoCoV3), both with weight
+// decay wd. The target is not trained by the optimizer.
+func (m *emaSiamese) ParamGroups(lr, wd float64, fixPredictor bool) []optim.Group {
+	return []optim.Group{
+		{Params: m.Encoder.Params, WeightDecay: wd},
+		{Params: m.Predictor.Params, WeightDecay: wd, FixedLR: fixPredictor, LR: lr},
+	}
+}
+
+// AfterStep moves the target towards the online encoder after step (1-based)
+// of total, with momentum m(step-1) for BYOL (its update after optimizer step
+// i uses m(i)) and m(step) for MoCo v3 (the reference's update before the
+// next step).
+func (m *emaSiamese) AfterStep(step, total int) { m.target.Update(step, total) }
+
+// ExtraState is the target encoder: parameters then BN statistics, named target.*.
+func (m *emaSiamese) ExtraState() []*tensor.Tensor { return m.target.State.StateDict() }
+
+// FLOPs per image of one training step on h x w inputs: both views through the
+// online network forward and backward (3x a forward) plus both views through
+// the target forward. MoCo v3's N x N logits (2*N*ProjDim per image and loss,
+// N the batch) are left out: FLOPs does not know the batch, and they are far
+// below the backbone's share.
+func (m *emaSiamese) FLOPs(h, w int) float64 {
+	online := m.Net.FLOPs(h, w) + m.proj.FLOPs() + m.pred.FLOPs()
+	return 2 * (3*online + m.target.FLOPs(h, w))
+}

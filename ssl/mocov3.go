@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"strings"
 
-	"github.com/siam-ssl/siam/nn"
-	"github.com/siam-ssl/siam/optim"
 	"github.com/siam-ssl/siam/tensor"
 )
 
@@ -51,17 +49,15 @@ const (
 // takes the run's optimizer like every method; ParamGroups puts the predictor in
 // its own group at the fixed rate when fix_predictor_lr is set (the SimSiam
 // default), so set fix_predictor_lr: false to follow the reference.
+//
+// The online and momentum encoders, the predictor, their parameter groups,
+// AfterStep, ExtraState and FLOPs are those BYOL has too (emaSiamese, in
+// ema.go): its fields Config, Net, Encoder, Predictor and All are emaSiamese's.
 type MoCoV3 struct {
-	Config    Config
-	Net       nn.Backbone    // the online backbone (also returned by Backbone)
-	Encoder   *nn.Collection // online backbone + projector
-	Predictor *nn.Collection // predictor
-	All       *nn.Collection // Encoder then Predictor (state dict); BNs also hold the target's
-	ViT       bool           // the backbone is a ViT: 3-layer projector, predictor with final BN
+	emaSiamese
+	ViT bool // the backbone is a ViT: 3-layer projector, predictor with final BN
 
-	proj, pred *mlp
-	target     *emaTarget
-	labels     []int // 0..N-1, the positive key of every query
+	labels []int // 0..N-1, the positive key of every query
 }
 
 // isViT reports whether an architecture name is a vision transformer.
@@ -72,87 +68,33 @@ func isViT(arch string) bool { return strings.HasPrefix(strings.ToLower(arch), "
 // encoder's tensors are target.backbone.*, target.projector.* (ExtraState).
 func NewMoCoV3(cfg Config, seed uint64) (*MoCoV3, error) {
 	rng := rand.New(rand.NewPCG(seed, 0x3c03))
-	m := &MoCoV3{Encoder: &nn.Collection{}, Predictor: &nn.Collection{}, ViT: isViT(cfg.Backbone.Arch)}
-	bb, err := nn.NewBackbone(m.Encoder, "backbone.", cfg.Backbone, rng)
+	m := &MoCoV3{ViT: isViT(cfg.Backbone.Arch)}
+	err := m.init("mocov3", cfg, rng, 0, func(c *Config, d int) (mlpSpec, mlpSpec, error) {
+		if c.Temperature == 0 {
+			c.Temperature = MoCoV3TemperatureResNet
+			if m.ViT {
+				c.Temperature = MoCoV3TemperatureViT
+			}
+		}
+		if !(c.Temperature > 0) {
+			return mlpSpec{}, mlpSpec{}, fmt.Errorf("mocov3: temperature %v must be positive", c.Temperature)
+		}
+		p, h := c.ProjDim, c.PredHidden
+		projLayers := 2
+		if m.ViT {
+			projLayers = 3
+		}
+		return mlpSpec{layers: projLayers, in: d, hidden: h, out: p, lastBN: true},
+			mlpSpec{layers: 2, in: p, hidden: h, out: p, lastBN: m.ViT}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	cfg = momentumHeadDefaults(cfg, bb)
-	if cfg.ProjDim < 1 || cfg.PredHidden < 1 {
-		return nil, fmt.Errorf("mocov3: projector output %d and hidden size %d must be positive", cfg.ProjDim, cfg.PredHidden)
-	}
-	if cfg.EMAMomentum == 0 {
-		cfg.EMAMomentum = DefaultEMAMomentum
-	}
-	if cfg.Temperature == 0 {
-		cfg.Temperature = MoCoV3TemperatureResNet
-		if m.ViT {
-			cfg.Temperature = MoCoV3TemperatureViT
-		}
-	}
-	if !(cfg.Temperature > 0) {
-		return nil, fmt.Errorf("mocov3: temperature %v must be positive", cfg.Temperature)
-	}
-	m.Config, m.Net = cfg, bb
-	d, p, h := bb.FeatureDim(), cfg.ProjDim, cfg.PredHidden
-	projLayers := 2
-	if m.ViT {
-		projLayers = 3
-	}
-	build := func(c *nn.Collection, prefix string, rng *rand.Rand) (nn.Backbone, *mlp, error) {
-		net := bb
-		if prefix != "" {
-			var err error
-			if net, err = nn.NewBackbone(c, prefix+"backbone.", cfg.Backbone, rng); err != nil {
-				return nil, nil, err
-			}
-		}
-		proj, err := newMLP(c, prefix+"projector.", mlpSpec{layers: projLayers, in: d, hidden: h, out: p, lastBN: true}, rng)
-		return net, proj, err
-	}
-	if _, m.proj, err = build(m.Encoder, "", rng); err != nil {
-		return nil, fmt.Errorf("mocov3: %w", err)
-	}
-	if m.pred, err = newMLP(m.Predictor, "predictor.", mlpSpec{layers: 2, in: p, hidden: h, out: p, lastBN: m.ViT}, rng); err != nil {
-		return nil, fmt.Errorf("mocov3: %w", err)
-	}
-	if m.target, err = newEMATarget(m.Encoder, build, cfg.EMAMomentum, 0); err != nil {
-		return nil, fmt.Errorf("mocov3: %w", err)
-	}
-	m.All = &nn.Collection{}
-	m.All.Add(m.Encoder)
-	m.All.Add(m.Predictor)
-	m.All.BNs = append(m.All.BNs, m.target.State.BNs...)
 	return m, nil
 }
 
 // Name is "mocov3".
 func (m *MoCoV3) Name() string { return "mocov3" }
-
-// Views is 2.
-func (m *MoCoV3) Views() int { return 2 }
-
-// Backbone returns the online (base) backbone, whose features are evaluated.
-func (m *MoCoV3) Backbone() nn.Backbone { return m.Net }
-
-// Represent returns the online backbone's representation [N, d].
-func (m *MoCoV3) Represent(g *tensor.Graph, x *tensor.Tensor) *tensor.Tensor {
-	return m.Net.Forward(g, x)
-}
-
-// Modules returns the trainable online networks in state-dict order; its BNs
-// also include the momentum encoder's, so that switching and restoring the
-// training mode through Modules covers every network.
-func (m *MoCoV3) Modules() *nn.Collection { return m.All }
-
-// SetTraining switches every BN layer, online and momentum encoder.
-func (m *MoCoV3) SetTraining(v bool) { m.All.SetTraining(v) }
-
-// Target returns the momentum encoder's parameters and BN statistics.
-func (m *MoCoV3) Target() *nn.Collection { return m.target.State }
-
-// Momentum is the momentum the update after step (1-based) of total uses.
-func (m *MoCoV3) Momentum(step, total int) float64 { return m.target.Momentum(step, total) }
 
 // Loss returns l(q1, k2) + l(q2, k1) (one element); see MoCoV3. Each view is a
 // separate batch for every BN layer, as in the reference. The keys are
@@ -189,31 +131,4 @@ func (m *MoCoV3) contrastive(g *tensor.Graph, q, kt *tensor.Tensor) *tensor.Tens
 		logits = g.Scale(logits, 1/T)
 	}
 	return g.Scale(g.CrossEntropy(logits, m.labels[:n]), 2*T)
-}
-
-// ParamGroups returns the online encoder on the schedule and the predictor, at
-// the fixed rate lr when fixPredictor (see MoCoV3), both with weight decay wd.
-// The momentum encoder is not trained by the optimizer.
-func (m *MoCoV3) ParamGroups(lr, wd float64, fixPredictor bool) []optim.Group {
-	return []optim.Group{
-		{Params: m.Encoder.Params, WeightDecay: wd},
-		{Params: m.Predictor.Params, WeightDecay: wd, FixedLR: fixPredictor, LR: lr},
-	}
-}
-
-// AfterStep moves the momentum encoder towards the online encoder with
-// momentum m(step) of total (the reference's update before the next step).
-func (m *MoCoV3) AfterStep(step, total int) { m.target.Update(step, total) }
-
-// ExtraState is the momentum encoder: parameters then BN statistics, named target.*.
-func (m *MoCoV3) ExtraState() []*tensor.Tensor { return m.target.State.StateDict() }
-
-// FLOPs per image of one training step on h x w inputs: both views through the
-// online network forward and backward (3x a forward) plus both views through
-// the momentum encoder forward. The N x N logits (2*N*ProjDim per image and
-// loss, N the batch) are left out: FLOPs does not know the batch, and they are
-// far below the backbone's share.
-func (m *MoCoV3) FLOPs(h, w int) float64 {
-	online := m.Net.FLOPs(h, w) + m.proj.FLOPs() + m.pred.FLOPs()
-	return 2 * (3*online + m.target.FLOPs(h, w))
 }

@@ -1,10 +1,8 @@
 package sweep
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,37 +11,17 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/siam-ssl/siam/internal/jsonltest"
 	"github.com/siam-ssl/siam/nn"
 	"github.com/siam-ssl/siam/train"
 )
-
-// readJSONL reads a JSON-lines file.
-func readJSONL(t *testing.T, path string) []map[string]any {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // checkFinishedRun checks that a run trained every step exactly once and holds
 // exactly one record of each evaluation at the final step.
 func checkFinishedRun(t *testing.T, s *Sweep, rd string, steps int) {
 	t.Helper()
 	var got []int
-	for _, m := range readJSONL(t, filepath.Join(rd, train.MetricsFile)) {
+	for _, m := range jsonltest.Read(t, filepath.Join(rd, train.MetricsFile)) {
 		got = append(got, int(m["step"].(float64)))
 	}
 	want := make([]int, steps)
@@ -54,7 +32,7 @@ func checkFinishedRun(t *testing.T, s *Sweep, rd string, steps int) {
 		t.Errorf("%s: metrics steps %v, want 1..%d once each", rd, got, steps)
 	}
 	kinds := map[string]int{}
-	for _, r := range readJSONL(t, filepath.Join(rd, train.ResultsFile)) {
+	for _, r := range jsonltest.Read(t, filepath.Join(rd, train.ResultsFile)) {
 		if int(r["step"].(float64)) != steps {
 			t.Errorf("%s: %s record at step %v", rd, r["kind"], r["step"])
 		}
@@ -185,7 +163,7 @@ func sameRun(t *testing.T, got, want string) {
 			}
 		}
 	}
-	la, lb := readJSONL(t, filepath.Join(got, train.MetricsFile)), readJSONL(t, filepath.Join(want, train.MetricsFile))
+	la, lb := jsonltest.Read(t, filepath.Join(got, train.MetricsFile)), jsonltest.Read(t, filepath.Join(want, train.MetricsFile))
 	if len(la) != len(lb) {
 		t.Fatalf("%d metrics lines vs %d", len(la), len(lb))
 	}

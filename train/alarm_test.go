@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/siam-ssl/siam/internal/jsonltest"
 	"github.com/siam-ssl/siam/ssl"
 )
 
@@ -89,7 +90,7 @@ func TestAlarmWarnAndStop(t *testing.T) {
 		if !strings.Contains(log.String(), "step 4: COLLAPSE ALARM: auc 1 > 0.9") {
 			t.Errorf("log lacks the alarm:\n%s", log.String())
 		}
-		lines := readJSONLines(t, filepath.Join(dir, MetricsFile))
+		lines := jsonltest.Read(t, filepath.Join(dir, MetricsFile))
 		for _, l := range lines {
 			step := int(l["step"].(float64))
 			alarm, has := l[AlarmKey]
@@ -117,7 +118,7 @@ func TestAlarmWarnAndStop(t *testing.T) {
 		if _, ck, err := ReadCheckpointMeta(dir); err != nil || ck.Step != 4 {
 			t.Fatalf("checkpoint: %v, step %d; want step 4", err, ck.Step)
 		}
-		if n := len(readJSONLines(t, filepath.Join(dir, MetricsFile))); n != 4 {
+		if n := len(jsonltest.Read(t, filepath.Join(dir, MetricsFile))); n != 4 {
 			t.Errorf("%d metrics lines, want 4", n)
 		}
 		// Resuming under the same config stops again at the next monitored step.

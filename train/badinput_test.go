@@ -5,13 +5,14 @@ package train
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/siam-ssl/siam/internal/jsonltest"
 )
 
 // mount mounts a tmpfs of the given size (e.g. "200k") at a new folder, read-only
@@ -127,7 +128,7 @@ func TestFullDisk(t *testing.T) {
 	if err != nil || sum.Step != c.Steps {
 		t.Fatalf("resume after freeing space: %v", err)
 	}
-	if n := len(readJSONLines(t, filepath.Join(dir, MetricsFile))); n != c.Steps {
+	if n := len(jsonltest.Read(t, filepath.Join(dir, MetricsFile))); n != c.Steps {
 		t.Errorf("%d metrics lines after the resume, want %d", n, c.Steps)
 	}
 }
@@ -141,19 +142,10 @@ func TestReadOnlyFiles(t *testing.T) {
 			c := tinyConfig()
 			c.Steps, c.CheckpointEvery, c.LogEvery = 6, 2, 1
 			dir := filepath.Join(t.TempDir(), "run")
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			_, err := Run(ctx, c, RunOptions{Dir: dir, OnStep: func(step int, _ float64) {
-				if step == 3 {
-					cancel()
-				}
-			}})
-			if !errors.Is(err, ErrInterrupted) {
-				t.Fatal(err)
-			}
+			runInterrupted(t, c, dir, 3)
 			before, _ := os.ReadFile(filepath.Join(dir, CheckpointFile))
 			bindReadOnly(t, filepath.Join(dir, file))
-			_, err = Run(context.Background(), Config{}, RunOptions{Dir: dir, Resume: true})
+			_, err := Run(context.Background(), Config{}, RunOptions{Dir: dir, Resume: true})
 			oneLine(t, err, file)
 			intact(t, dir, 3, before)
 		})

@@ -56,35 +56,11 @@ func TestNNMethodsResumeExact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			part := filepath.Join(dir, method, "part")
-			_, err = Run(ctx, c, RunOptions{Dir: part, OnStep: func(step int, _ float64) {
-				if step == 7 {
-					cancel()
-				}
-			}})
-			if !errors.Is(err, ErrInterrupted) {
-				t.Fatalf("want ErrInterrupted, got %v", err)
-			}
-			res, err := Run(context.Background(), Config{}, RunOptions{Dir: part, Resume: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := interruptAndResume(t, c, filepath.Join(dir, method, "part"), 7)
 			if res.StartStep != 7 || res.Model.Name() != method {
 				t.Fatalf("resumed %s from %d, want %s from 7", res.Model.Name(), res.StartStep, method)
 			}
-			a, b := ssl.State(full.Model), ssl.State(res.Model)
-			if len(a) != len(b) {
-				t.Fatalf("%d state tensors, resumed %d", len(a), len(b))
-			}
-			for i := range a {
-				for j := range a[i].Data {
-					if a[i].Data[j] != b[i].Data[j] {
-						t.Fatalf("%s[%d]: uninterrupted %v, resumed %v", a[i].Name, j, a[i].Data[j], b[i].Data[j])
-					}
-				}
-			}
+			requireSameState(t, full.Model, res.Model)
 			switch m := res.Model.(type) {
 			case *ssl.NNSiam:
 				if got, want := m.Ptr.Data[0], float32(12*16%40); got != want {

@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"errors"
 	"math"
 	"path/filepath"
 	"slices"
@@ -76,33 +75,11 @@ func TestMomentumMethodsTrainAndResumeExactly(t *testing.T) {
 				}
 			}
 
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			part := filepath.Join(dir, "part")
-			_, err = Run(ctx, c, RunOptions{Dir: part, OnStep: func(step int, _ float64) {
-				if step == 7 {
-					cancel()
-				}
-			}})
-			if !errors.Is(err, ErrInterrupted) {
-				t.Fatalf("want ErrInterrupted, got %v", err)
-			}
-			res, err := Run(context.Background(), Config{}, RunOptions{Dir: part, Resume: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := interruptAndResume(t, c, filepath.Join(dir, "part"), 7)
 			if res.StartStep != 7 || res.Model.Name() != method {
 				t.Fatalf("resumed %s from %d, want %s from 7", res.Model.Name(), res.StartStep, method)
 			}
-			a, b := ssl.State(full.Model), ssl.State(res.Model)
-			if len(a) != len(b) {
-				t.Fatalf("state sizes %d and %d", len(a), len(b))
-			}
-			for i := range a {
-				if a[i].Name != b[i].Name || !slices.Equal(a[i].Data, b[i].Data) {
-					t.Fatalf("%s: the resumed run differs from the uninterrupted one", a[i].Name)
-				}
-			}
+			requireSameState(t, full.Model, res.Model)
 		})
 	}
 }

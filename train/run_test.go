@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/siam-ssl/siam/ssl"
 )
 
 func tinyConfig() Config {
@@ -64,32 +62,12 @@ func TestResumeIsExact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
 			part := filepath.Join(dir, "part")
-			_, err = Run(ctx, c, RunOptions{Dir: part, OnStep: func(step int, _ float64) {
-				if step == 7 {
-					cancel()
-				}
-			}})
-			if !errors.Is(err, ErrInterrupted) {
-				t.Fatalf("want ErrInterrupted, got %v", err)
-			}
-			res, err := Run(context.Background(), Config{}, RunOptions{Dir: part, Resume: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := interruptAndResume(t, c, part, 7)
 			if res.StartStep != 7 {
 				t.Fatalf("resumed from %d, want 7", res.StartStep)
 			}
-			a, b := ssl.State(full.Model), ssl.State(res.Model)
-			for i := range a {
-				for j := range a[i].Data {
-					if a[i].Data[j] != b[i].Data[j] {
-						t.Fatalf("%s[%d]: uninterrupted %v, resumed %v", a[i].Name, j, a[i].Data[j], b[i].Data[j])
-					}
-				}
-			}
+			requireSameState(t, full.Model, res.Model)
 			m, _ := os.ReadFile(filepath.Join(part, MetricsFile))
 			if n := strings.Count(string(m), `"step":10,`); n != 1 {
 				t.Fatalf("metrics.jsonl has step 10 %d times:\n%s", n, m)

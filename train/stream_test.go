@@ -3,7 +3,6 @@ package train
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -14,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/siam-ssl/siam/data"
-	"github.com/siam-ssl/siam/ssl"
 )
 
 // jpegFolder writes root/<class>/<i>.jpg: classes x per small JPEGs of
@@ -65,29 +63,9 @@ func TestStreamedRunResumeIsExact(t *testing.T) {
 	if !full.Train.Streamed() || full.Train.H != 16 || full.Train.N != 30 {
 		t.Fatalf("train set streamed=%v %dx%d N=%d", full.Train.Streamed(), full.Train.H, full.Train.W, full.Train.N)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	part := filepath.Join(dir, "part")
-	_, err = Run(ctx, c, RunOptions{Dir: part, OnStep: func(step int, _ float64) {
-		if step == 5 {
-			cancel()
-		}
-	}})
-	if !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("want ErrInterrupted, got %v", err)
-	}
-	res, err := Run(context.Background(), Config{}, RunOptions{Dir: part, Resume: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := ssl.State(full.Model), ssl.State(res.Model)
-	for i := range a {
-		for j := range a[i].Data {
-			if a[i].Data[j] != b[i].Data[j] {
-				t.Fatalf("%s[%d]: uninterrupted %v, resumed %v", a[i].Name, j, a[i].Data[j], b[i].Data[j])
-			}
-		}
-	}
+	res := interruptAndResume(t, c, part, 5)
+	requireSameState(t, full.Model, res.Model)
 	// A resume after files were added (every index shifts) is refused.
 	extra := filepath.Join(c.Data, "class0", "zzz.jpg")
 	b0, _ := os.ReadFile(filepath.Join(c.Data, "class0", "000.jpg"))

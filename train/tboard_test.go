@@ -1,16 +1,14 @@
 package train
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
+	"github.com/siam-ssl/siam/internal/jsonltest"
 	"github.com/siam-ssl/siam/tbevent/tbeventtest"
 )
 
@@ -91,7 +89,7 @@ func TestTensorBoardMatchesMetrics(t *testing.T) {
 		t.Errorf("%d SessionLog START events, want 1 (the resume)", starts)
 	}
 
-	lines := readJSONLines(t, filepath.Join(dir, MetricsFile))
+	lines := jsonltest.Read(t, filepath.Join(dir, MetricsFile))
 	if len(lines) != c.Steps || len(scalars) != len(lines) {
 		t.Fatalf("%d metrics lines, %d TensorBoard steps; want %d", len(lines), len(scalars), c.Steps)
 	}
@@ -129,7 +127,7 @@ func TestTensorBoardMatchesMetrics(t *testing.T) {
 	}
 
 	spectra := map[int64][]float64{}
-	for _, l := range readJSONLines(t, filepath.Join(dir, SpectraFile)) {
+	for _, l := range jsonltest.Read(t, filepath.Join(dir, SpectraFile)) {
 		var s []float64
 		for _, v := range l["singular_values"].([]any) {
 			s = append(s, v.(float64))
@@ -149,32 +147,6 @@ func TestTensorBoardMatchesMetrics(t *testing.T) {
 			t.Errorf("step %d: log-sigma histogram %+v", step, lh)
 		}
 	}
-}
-
-func readJSONLines(t *testing.T, path string) []map[string]any {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == "" {
-			t.Fatalf("%s: blank line", path)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		out = append(out, m)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func keys[V any](m map[string]V) []string {

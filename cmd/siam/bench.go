@@ -29,17 +29,11 @@ func newBenchTrain() *cobra.Command {
 		Short: "Time training steps of a method (simsiam, byol, mocov3, ...) on random input, as bench/torch_methods.py does in PyTorch",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if profile != "" {
-				f, err := os.Create(profile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(profile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			r, err := train.BenchStep(c)
 			if err != nil {
 				return err
@@ -58,4 +52,24 @@ func newBenchTrain() *cobra.Command {
 	f.IntVar(&c.Warmup, "warmup", 3, "untimed warm-up steps")
 	f.StringVar(&profile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	return cmd
+}
+
+// startCPUProfile writes a CPU profile to path (nothing when path is empty)
+// until the returned stop is called, for the --cpuprofile of the bench commands.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/siam-ssl/siam/collapse"
 	"github.com/siam-ssl/siam/data"
+	"github.com/siam-ssl/siam/internal/jsonltest"
 	"github.com/siam-ssl/siam/nn"
 	"github.com/siam-ssl/siam/npy"
 	"github.com/siam-ssl/siam/tensor"
@@ -124,24 +124,11 @@ func runCLI(args ...string) (string, error) {
 // results reads RUN_DIR/results.jsonl (nil when absent).
 func results(t *testing.T, dir string) []map[string]any {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, train.ResultsFile))
-	if os.IsNotExist(err) {
+	p := filepath.Join(dir, train.ResultsFile)
+	if _, err := os.Stat(p); os.IsNotExist(err) {
 		return nil
-	} else if err != nil {
-		t.Fatal(err)
 	}
-	defer f.Close()
-	var recs []map[string]any
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var r map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("bad results line %q: %v", sc.Text(), err)
-		}
-		recs = append(recs, r)
-	}
-	return recs
+	return jsonltest.Read(t, p)
 }
 
 // matrices writes the embedding files of the tests into dir.
