@@ -1,0 +1,263 @@
+package parallel
+
+import (
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// spinFor is how long an idle worker keeps polling for the next loop before it parks,
+// and how long a caller polls for its loop's last range before it parks. Loops in a
+// training step follow each other within microseconds; waking a parked worker costs a
+// futex wake of an idle virtual CPU, which takes from tens of microseconds to
+// milliseconds on the shared VMs this engine runs on. 50 µs is a few times the gap
+// between consecutive loops and costs at most that much CPU after the last loop.
+// Atomic so the package's tests can change it while workers poll.
+var spinFor atomic.Int64 // nanoseconds
+
+func init() { spinFor.Store(int64(50 * time.Microsecond)) }
+
+// Worker states for the park/wake handshake.
+const (
+	awake int32 = iota
+	sleeping
+)
+
+// job is one parallel loop: w ranges of [0,n), claimed one at a time through next by
+// the caller and the workers, counted through done. A fresh job per loop means a
+// worker that arrives late can only find its counter exhausted, never run a range of
+// the next loop with this loop's body.
+type job struct {
+	n    int
+	w    int32
+	body func(worker, lo, hi int) // read only by a goroutine that claimed a range
+
+	next   atomic.Int32  // next range to hand out
+	done   atomic.Int32  // ranges finished (run, skipped after a failure, or failed)
+	parked atomic.Bool   // the caller is (about to be) blocked on wake
+	wake   chan struct{} // made by the caller before it sets parked
+
+	failed   atomic.Bool // a range panicked or called runtime.Goexit
+	panicMu  sync.Mutex
+	panicVal any // nil for runtime.Goexit
+}
+
+// work claims and runs ranges until none is left. Ranges claimed after a failure are
+// counted but not run.
+func (j *job) work() {
+	for {
+		i := j.next.Add(1) - 1
+		if i >= j.w {
+			return
+		}
+		if !j.failed.Load() {
+			j.runRange(int(i))
+		}
+		j.finish()
+	}
+}
+
+// finish counts one range as done and wakes a parked caller after the last one.
+func (j *job) finish() {
+	if j.done.Add(1) == j.w && j.parked.Load() {
+		j.wake <- struct{}{} // buffered: never blocks
+		// The caller was readied onto this P: let it run now rather than after
+		// this worker's spin.
+		runtime.Gosched()
+	}
+}
+
+// runRange runs range i, recording the first panic instead of letting it kill the
+// process from a worker goroutine. A runtime.Goexit in the body (t.FailNow in a test)
+// is recorded as a failure too and the range counted here, since the goroutine
+// unwinds past work's loop.
+func (j *job) runRange(i int) {
+	normal := false
+	defer func() {
+		if normal {
+			return
+		}
+		r := recover()
+		j.panicMu.Lock()
+		if !j.failed.Load() {
+			j.panicVal = r
+			j.failed.Store(true)
+		}
+		j.panicMu.Unlock()
+		if r == nil {
+			j.finish()
+		}
+	}()
+	n, w := j.n, int(j.w)
+	j.body(i, i*n/w, (i+1)*n/w)
+	normal = true
+}
+
+// waitDone returns once every range is finished: it polls for spinFor, then parks.
+func (j *job) waitDone() {
+	if spinUntil(func() bool { return j.done.Load() == j.w }) {
+		return
+	}
+	j.wake = make(chan struct{}, 1) // before parked: the finisher sends on it
+	j.parked.Store(true)
+	if j.done.Load() == j.w {
+		return // a finisher that saw parked may leave a token in wake: harmless
+	}
+	<-j.wake
+}
+
+// spinUntil polls cond for up to spinFor, yielding the processor now and then so
+// other goroutines (the runtime's GC workers, a data loader) are not held up.
+func spinUntil(cond func() bool) bool {
+	var deadline time.Time
+	for round := 0; ; round++ {
+		for range 64 {
+			if cond() {
+				return true
+			}
+		}
+		if round == 0 {
+			deadline = time.Now().Add(time.Duration(spinFor.Load()))
+		} else if time.Now().After(deadline) {
+			return cond()
+		}
+		runtime.Gosched()
+	}
+}
+
+// worker is one persistent pool goroutine.
+type worker struct {
+	state  atomic.Int32 // awake or sleeping
+	quit   atomic.Bool  // retire: GOMAXPROCS went down
+	exited atomic.Bool  // a body called runtime.Goexit on this goroutine
+	wake   chan struct{}
+}
+
+// pool is the process-wide set of workers. Only the goroutine that holds busy (the
+// caller of the running top-level loop) changes workers or cur.
+type pool struct {
+	busy    atomic.Bool
+	cur     atomic.Pointer[job]
+	workers []*worker
+	live    atomic.Int32 // len(workers), readable without holding busy
+}
+
+var thePool pool
+
+// loop is a worker's life: run every new job's ranges it can claim, poll for the
+// next job for spinFor, then park until a caller wakes it.
+func (wk *worker) loop(p *pool, seen *job) {
+	defer wk.exited.Store(true)
+	for {
+		if wk.quit.Load() {
+			return
+		}
+		if j := p.cur.Load(); j != seen {
+			seen = j
+			j.work()
+			continue
+		}
+		if spinUntil(func() bool { return p.cur.Load() != seen || wk.quit.Load() }) {
+			continue
+		}
+		wk.state.Store(sleeping)
+		if p.cur.Load() != seen || wk.quit.Load() {
+			if wk.state.CompareAndSwap(sleeping, awake) {
+				continue
+			}
+			// A waker won the race and sent a token: take it.
+		}
+		<-wk.wake
+	}
+}
+
+// wakeOne makes a sleeping worker runnable; an awake one is polling and needs nothing.
+func (wk *worker) wakeOne() {
+	if wk.state.CompareAndSwap(sleeping, awake) {
+		wk.wake <- struct{}{} // buffered, and only the CAS winner sends
+	}
+}
+
+// resize starts or retires workers so the pool has want of them, replacing any that a
+// runtime.Goexit ended. Called with busy held.
+func (p *pool) resize(want int) {
+	if anyExited(p.workers) {
+		p.workers = slices.DeleteFunc(p.workers, func(wk *worker) bool { return wk.exited.Load() })
+	}
+	for len(p.workers) < want {
+		wk := &worker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, wk)
+		go wk.loop(p, p.cur.Load())
+	}
+	for len(p.workers) > want {
+		wk := p.workers[len(p.workers)-1]
+		p.workers = p.workers[:len(p.workers)-1]
+		wk.quit.Store(true)
+		wk.wakeOne()
+	}
+	p.live.Store(int32(len(p.workers)))
+}
+
+func anyExited(ws []*worker) bool {
+	for _, wk := range ws {
+		if wk.exited.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// run executes the w ranges of [0,n) on the pool, the caller taking part. It returns
+// false, having run nothing, when the pool is held by another loop (a nested call from
+// a body, or another goroutine's loop): the caller then runs the loop inline.
+func run(n, w int, body func(worker, lo, hi int)) bool {
+	p := &thePool
+	if !p.busy.CompareAndSwap(false, true) {
+		return false
+	}
+	p.resize(Workers() - 1)
+	j := &job{n: n, w: int32(w), body: body}
+	p.cur.Store(j)
+	for _, wk := range p.workers[:min(w-1, len(p.workers))] {
+		wk.wakeOne()
+	}
+	returned := false
+	defer func() {
+		if !returned {
+			// runtime.Goexit in the caller's own range: end the loop before the
+			// goroutine goes, so the pool is free and no range still runs.
+			j.waitDone()
+			j.body = nil
+			p.busy.Store(false)
+		}
+	}()
+	j.work()
+	j.waitDone()
+	// Every claimed range has finished, so no goroutine reads body any more: drop
+	// it so the pool does not keep the loop's buffers alive until the next loop.
+	j.body = nil
+	failed, val := j.failed.Load(), j.panicVal
+	p.busy.Store(false)
+	returned = true
+	if failed {
+		if val == nil {
+			runtime.Goexit() // a worker's range called it (t.FailNow): end this goroutine too
+		}
+		panic(val)
+	}
+	return true
+}
+
+// trimIfShrunk retires workers beyond GOMAXPROCS-1 when a loop runs inline because
+// GOMAXPROCS went down, so lowering it does not leave idle goroutines behind.
+func trimIfShrunk() {
+	p := &thePool
+	want := Workers() - 1
+	if int(p.live.Load()) <= want || !p.busy.CompareAndSwap(false, true) {
+		return
+	}
+	p.resize(want)
+	p.busy.Store(false)
+}
