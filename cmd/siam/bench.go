@@ -15,7 +15,7 @@ func newBench() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks that print one JSON line each (compare with PyTorch via bench/compare.sh)",
 	}
-	b.AddCommand(newBenchTrain(), newBenchGEMM(), newBenchAugment(), newBenchCollapse(), newBenchKNN())
+	b.AddCommand(newBenchTrain(), newBenchEmbed(), newBenchGEMM(), newBenchAugment(), newBenchCollapse(), newBenchKNN())
 	return b
 }
 
@@ -57,6 +57,45 @@ func newBenchTrain() *cobra.Command {
 	f.IntVar(&c.Batch, "batch", 128, "batch size (images; each has two views)")
 	f.IntVar(&c.Steps, "steps", 10, "timed steps (median reported)")
 	f.IntVar(&c.Warmup, "warmup", 3, "untimed warm-up steps")
+	f.StringVar(&profile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
+	return cmd
+}
+
+// newBenchEmbed is `siam bench embed`: evaluation-mode forward throughput of the
+// backbone, the feature pass of k-NN, collapse and the linear probe.
+func newBenchEmbed() *cobra.Command {
+	var c train.EmbedConfig
+	var profile string
+	cmd := &cobra.Command{
+		Use:   "embed",
+		Short: "Time eval-mode backbone forward passes (feature extraction) of the torch_simsiam.py ResNet-18 on random input",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if profile != "" {
+				f, err := os.Create(profile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			r, err := train.BenchEmbed(c)
+			if err != nil {
+				return err
+			}
+			return printJSON(r)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&c.Width, "width", 16, "ResNet-18 base width W (channels W, 2W, 4W, 8W)")
+	f.IntVar(&c.Size, "size", 32, "input height and width")
+	f.IntVar(&c.Channels, "channels", 3, "input channels")
+	f.IntVar(&c.Batch, "batch", 256, "images per forward pass")
+	f.IntVar(&c.Batches, "batches", 10, "timed batches (median reported)")
+	f.IntVar(&c.Warmup, "warmup", 3, "untimed warm-up batches")
 	f.StringVar(&profile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	return cmd
 }
