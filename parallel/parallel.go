@@ -9,6 +9,7 @@
 package parallel
 
 import (
+	"fmt"
 	"runtime"
 )
 
@@ -21,9 +22,14 @@ func Workers() int { return runtime.GOMAXPROCS(0) }
 // The split depends only on n and Workers(), never on timing: range i is always
 // [i*n/w, (i+1)*n/w), whichever goroutine runs it. A call made from inside a body
 // (a nested loop), or while another goroutine's loop holds the pool, runs inline on
-// the calling goroutine as one range. A panic in a body is re-raised on the caller's
-// goroutine, with the same value, once every range already started has finished;
-// ranges not yet started are skipped.
+// the calling goroutine as one range.
+//
+// A panic in a body reaches the caller of For once every range already started has
+// finished (ranges not yet started are skipped): as itself, with its own stack, when
+// the range ran on the caller's goroutine (always so for an inline loop), or as a
+// *BodyPanic carrying the value and the worker's stack when it ran on a pool worker
+// (before the pool, such a panic killed the process). runtime.Goexit in a body
+// (t.FailNow) ends the caller's goroutine likewise.
 func For(n int, body func(lo, hi int)) {
 	ForGrain(n, 1, body)
 }
@@ -72,4 +78,25 @@ func ForWorker(n int, body func(worker, lo, hi int)) {
 	if !run(n, w, body) {
 		body(0, 0, n)
 	}
+}
+
+// BodyPanic is what a parallel loop panics with on its caller's goroutine when a body
+// panicked on one of the pool's worker goroutines: the original value and the
+// worker's stack at the panic, which the caller's own stack cannot show. Its Error
+// prints both, so an unrecovered one reads like the worker's own crash; Unwrap gives
+// the original error, if the value was one (errors.As finds a runtime.Error).
+type BodyPanic struct {
+	Value any    // what the body panicked with
+	Stack []byte // the worker goroutine's stack (runtime/debug.Stack) at the panic
+}
+
+// Error returns the panic value followed by the worker's stack.
+func (p *BodyPanic) Error() string {
+	return fmt.Sprintf("%v [in a parallel loop body, on a pool worker]\n\nworker goroutine stack:\n%s", p.Value, p.Stack)
+}
+
+// Unwrap returns the panic value when it is an error, else nil.
+func (p *BodyPanic) Unwrap() error {
+	err, _ := p.Value.(error)
+	return err
 }

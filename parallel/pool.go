@@ -2,6 +2,7 @@ package parallel
 
 import (
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,19 +42,19 @@ type job struct {
 
 	failed   atomic.Bool // a range panicked or called runtime.Goexit
 	panicMu  sync.Mutex
-	panicVal any // nil for runtime.Goexit
+	panicVal any // a worker's *BodyPanic; nil for runtime.Goexit or the caller's own failure
 }
 
 // work claims and runs ranges until none is left. Ranges claimed after a failure are
-// counted but not run.
-func (j *job) work() {
+// counted but not run. onCaller tells whether this is the loop's caller.
+func (j *job) work(onCaller bool) {
 	for {
 		i := j.next.Add(1) - 1
 		if i >= j.w {
 			return
 		}
 		if !j.failed.Load() {
-			j.runRange(int(i))
+			j.runRange(int(i), onCaller)
 		}
 		j.finish()
 	}
@@ -69,20 +70,32 @@ func (j *job) finish() {
 	}
 }
 
-// runRange runs range i, recording the first panic instead of letting it kill the
-// process from a worker goroutine. A runtime.Goexit in the body (t.FailNow in a test)
-// is recorded as a failure too and the range counted here, since the goroutine
-// unwinds past work's loop.
-func (j *job) runRange(i int) {
+// runRange runs range i. A panic or runtime.Goexit (t.FailNow in a test) in the body
+// marks the loop failed, so no further range starts. On the caller's goroutine it
+// then goes on unwinding, with its own stack, through run's cleanup, which waits
+// for the ranges other goroutines are running. On a worker it is recorded, the
+// panic value wrapped with the worker's stack in a *BodyPanic, for run to re-raise
+// on the caller's goroutine; a Goexit ends the worker goroutine, so its range is
+// counted here.
+func (j *job) runRange(i int, onCaller bool) {
 	normal := false
 	defer func() {
 		if normal {
 			return
 		}
+		if onCaller {
+			j.failed.Store(true)
+			j.finish()
+			return
+		}
 		r := recover()
+		var v any
+		if r != nil {
+			v = &BodyPanic{Value: r, Stack: debug.Stack()}
+		}
 		j.panicMu.Lock()
 		if !j.failed.Load() {
-			j.panicVal = r
+			j.panicVal = v
 			j.failed.Store(true)
 		}
 		j.panicMu.Unlock()
@@ -156,7 +169,7 @@ func (wk *worker) loop(p *pool, seen *job) {
 		}
 		if j := p.cur.Load(); j != seen {
 			seen = j
-			j.work()
+			j.work(false)
 			continue
 		}
 		if spinUntil(func() bool { return p.cur.Load() != seen || wk.quit.Load() }) {
@@ -226,14 +239,14 @@ func run(n, w int, body func(worker, lo, hi int)) bool {
 	returned := false
 	defer func() {
 		if !returned {
-			// runtime.Goexit in the caller's own range: end the loop before the
-			// goroutine goes, so the pool is free and no range still runs.
+			// A panic or runtime.Goexit in the caller's own range: end the loop
+			// before it unwinds further, so no range still runs and the pool is free.
 			j.waitDone()
 			j.body = nil
 			p.busy.Store(false)
 		}
 	}()
-	j.work()
+	j.work(true)
 	j.waitDone()
 	// Every claimed range has finished, so no goroutine reads body any more: drop
 	// it so the pool does not keep the loop's buffers alive until the next loop.
@@ -245,7 +258,7 @@ func run(n, w int, body func(worker, lo, hi int)) bool {
 		if val == nil {
 			runtime.Goexit() // a worker's range called it (t.FailNow): end this goroutine too
 		}
-		panic(val)
+		panic(val) // a worker's *BodyPanic
 	}
 	return true
 }

@@ -1,9 +1,11 @@
 package parallel
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -175,8 +177,20 @@ func catch(f func()) (v any) {
 	return nil
 }
 
+// panicValue returns the value a body panicked with, unwrapping a *BodyPanic.
+func panicValue(v any) any {
+	if bp, ok := v.(*BodyPanic); ok {
+		if len(bp.Stack) == 0 || !strings.Contains(bp.Error(), "worker goroutine stack") {
+			panic("BodyPanic without the worker's stack")
+		}
+		return bp.Value
+	}
+	return v
+}
+
 // TestPanicPropagates checks that a panic in any range reaches the caller with its
-// value, after every started range has finished, and that the pool works afterwards.
+// value (wrapped with the worker's stack when a worker ran the range), after every
+// started range has finished, and that the pool works afterwards.
 func TestPanicPropagates(t *testing.T) {
 	withProcs(t, 4, func() {
 		for _, bad := range []int{0, 1, 3} {
@@ -196,24 +210,25 @@ func TestPanicPropagates(t *testing.T) {
 				})
 			})
 			after.Store(true)
-			if v != fmt.Sprintf("range %d", bad) {
+			if panicValue(v) != fmt.Sprintf("range %d", bad) {
 				t.Fatalf("panic in range %d: recovered %v", bad, v)
 			}
 			if r := running.Load(); r != 0 {
 				t.Fatalf("panic in range %d: %d ranges still running when the caller saw it", bad, r)
 			}
 		}
-		// A runtime error keeps its type.
-		v := catch(func() {
-			For(8, func(lo, hi int) {
-				var s []int
-				if lo > 0 {
+		// A runtime error stays one, directly or through errors.As.
+		for range 20 {
+			v := catch(func() {
+				For(8, func(lo, hi int) {
+					var s []int
 					_ = s[lo]
-				}
+				})
 			})
-		})
-		if _, ok := v.(runtime.Error); !ok {
-			t.Fatalf("index panic recovered as %T %v, want a runtime.Error", v, v)
+			var re runtime.Error
+			if err, ok := v.(error); !ok || !errors.As(err, &re) {
+				t.Fatalf("index panic recovered as %T %v, want a runtime.Error", v, v)
+			}
 		}
 		count := 0
 		var mu sync.Mutex
@@ -223,6 +238,42 @@ func TestPanicPropagates(t *testing.T) {
 		}
 	})
 }
+
+// TestWorkerPanicCarriesItsStack panics in the range a pool worker runs (the two
+// ranges wait for each other, so each goroutine runs one) and checks the *BodyPanic.
+func TestWorkerPanicCarriesItsStack(t *testing.T) {
+	withProcs(t, 2, func() {
+		var started atomic.Int32
+		onWorker := func() bool {
+			buf := make([]byte, 1<<14)
+			return strings.Contains(string(buf[:runtime.Stack(buf, false)]), "(*worker).loop")
+		}
+		v := catch(func() {
+			ForWorker(2, func(w, lo, hi int) {
+				started.Add(1)
+				deadline := time.Now().Add(5 * time.Second)
+				for started.Load() < 2 && time.Now().Before(deadline) {
+					runtime.Gosched()
+				}
+				if onWorker() {
+					panicHere()
+				}
+			})
+		})
+		if started.Load() < 2 {
+			t.Skip("the worker did not start a range within 5 s; nothing to check")
+		}
+		bp, ok := v.(*BodyPanic)
+		if !ok {
+			t.Fatalf("recovered %T %v, want a *BodyPanic", v, v)
+		}
+		if bp.Value != "boom" || !strings.Contains(string(bp.Stack), "panicHere") {
+			t.Fatalf("BodyPanic value %v, stack without the panicking function:\n%s", bp.Value, bp.Stack)
+		}
+	})
+}
+
+func panicHere() { panic("boom") }
 
 // TestGoexitInWorker checks that runtime.Goexit in a worker's range (t.FailNow) ends
 // the caller's goroutine too instead of hanging the loop, and that the pool replaces

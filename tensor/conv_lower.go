@@ -855,7 +855,7 @@ func (l *lowering) forwardImplicit(src, a []float32, m int, dst []float32, accum
 	parallel.ForWorker(groups, func(w, lo, hi int) {
 		tmp, xp := tmps[w], xps[w]
 		clear(xp) // borders stay zero: only interiors are written below
-		pk := padPacker{l: l, xp: xp, rows: &rows, nr: pa.PanelWidth(), imgSz: imgSz, wp: pl.pw, rw: rw}
+		pk := padPacker{ho: l.ho, xp: xp, rows: &rows, nr: pa.PanelWidth(), imgSz: imgSz, wp: pl.pw, rw: rw}
 		pack := pk.pack
 		for gi := lo; gi < hi; gi++ {
 			n0 := gi * g
@@ -1128,7 +1128,7 @@ func (l *lowering) phaseCols(pw, b int) (jlo, jhi int) {
 // (its channel plane and kernel tap) plus the pixel's offset; each run of a panel
 // row within one output row is a kernels.PackRows.
 type padPacker struct {
-	l     *lowering
+	ho    int // output rows per image
 	xp    []float32
 	rows  *kernels.RowOffsets
 	nr    int
@@ -1144,10 +1144,9 @@ type padSeg struct {
 }
 
 func (pk *padPacker) pack(dst []float32, j0, nb, p0, kc int) {
-	l := pk.l
 	nr := pk.nr
 	wo := pk.rw
-	p := l.ho * wo
+	p := pk.ho * wo
 	var segBuf [64]padSeg
 	segs := segBuf[:0]
 	for q, d := j0, 0; d < nb; {
