@@ -86,7 +86,7 @@ func newBenchEmbed() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(r)
+			return writeJSONLine(cmd.OutOrStdout(), r)
 		},
 	}
 	f := cmd.Flags()
