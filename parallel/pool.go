@@ -122,23 +122,57 @@ func (j *job) waitDone() {
 }
 
 // spinUntil polls cond for up to spinFor, yielding the processor now and then so
-// other goroutines (the runtime's GC workers, a data loader) are not held up.
+// other goroutines (the runtime's GC workers, a data loader) are not held up. It
+// reports whether cond became true.
+//
+// Spinning pays only while every spinning thread has a core. On an oversubscribed
+// host the kernel preempts spinners, and a thread that never sleeps also loses the
+// scheduler's favour for sleepers, so its real work then starts late. A pause of
+// more than spinGap between two polls means this thread was descheduled (or another
+// goroutine needed the processor): spinning then stops, for everyone, for
+// spinBackoff, and waits park at once, as they did before the pool existed.
 func spinUntil(cond func() bool) bool {
-	var deadline time.Time
-	for round := 0; ; round++ {
+	for range 64 {
+		if cond() {
+			return true
+		}
+	}
+	now := time.Since(spinEpoch)
+	if now < time.Duration(contendedUntil.Load()) {
+		return cond()
+	}
+	deadline := now + time.Duration(spinFor.Load())
+	for {
+		runtime.Gosched()
 		for range 64 {
 			if cond() {
 				return true
 			}
 		}
-		if round == 0 {
-			deadline = time.Now().Add(time.Duration(spinFor.Load()))
-		} else if time.Now().After(deadline) {
+		last := now
+		now = time.Since(spinEpoch)
+		if now-last > spinGap {
+			contendedUntil.Store(int64(now + spinBackoff))
 			return cond()
 		}
-		runtime.Gosched()
+		if now > deadline {
+			return cond()
+		}
 	}
 }
+
+const (
+	// spinGap: a pause this long between two polls (normally well under a
+	// microsecond apart) means the spinning thread lost its core.
+	spinGap = 25 * time.Microsecond
+	// spinBackoff: how long nobody spins after that.
+	spinBackoff = 5 * time.Millisecond
+)
+
+var (
+	spinEpoch      = time.Now() // monotonic origin of contendedUntil
+	contendedUntil atomic.Int64 // time.Since(spinEpoch) before which nobody spins
+)
 
 // worker is one persistent pool goroutine.
 type worker struct {

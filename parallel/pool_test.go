@@ -170,6 +170,41 @@ func TestParkAndWake(t *testing.T) {
 	})
 }
 
+// TestSpinBacksOffWhenDescheduled simulates a spinning thread losing its core (a
+// long pause between two polls) and checks that spinning then stops: the next wait
+// polls only briefly before it would park.
+func TestSpinBacksOffWhenDescheduled(t *testing.T) {
+	withSpin(time.Second, func() {
+		contendedUntil.Store(0)
+		defer contendedUntil.Store(0)
+		calls := 0
+		if spinUntil(func() bool {
+			calls++
+			if calls == 100 {
+				time.Sleep(2 * time.Millisecond) // as if preempted mid-spin
+			}
+			return false
+		}) {
+			t.Fatal("spinUntil reported a condition that never held")
+		}
+		if calls > 1000 {
+			t.Fatalf("kept spinning after a 2 ms pause (%d polls)", calls)
+		}
+		if time.Duration(contendedUntil.Load()) <= time.Since(spinEpoch) {
+			t.Fatal("the pause was not recorded")
+		}
+		calls = 0
+		spinUntil(func() bool { calls++; return false })
+		if calls > 65 {
+			t.Fatalf("spun %d polls during the back-off, want at most 65", calls)
+		}
+		// A condition that holds is still seen at once.
+		if !spinUntil(func() bool { return true }) {
+			t.Fatal("spinUntil missed a condition that holds")
+		}
+	})
+}
+
 // catch runs f and returns the value it panicked with (nil if none).
 func catch(f func()) (v any) {
 	defer func() { v = recover() }()
