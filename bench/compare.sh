@@ -9,8 +9,9 @@
 # Usage: bench/compare.sh [steps] [rounds]      (defaults 10 and 1)
 #   steps:  timed SimSiam steps / embedding batches per measure (median reported)
 #   env ONLY=step|collapse|knn|embed (space-separated) runs only those rows
-#   env TORCH_SIMSIAM: the step peer (default ../shared/bench/torch_simsiam.py)
-# Peers: ../shared/bench/torch_simsiam.py (train step), bench/torch_embed.py (embed),
+#   env TORCH_SIMSIAM: the step peer (default bench/torch_simsiam.py, a copy of
+#   ../shared/bench/torch_simsiam.py)
+# Peers: bench/torch_simsiam.py (train step), bench/torch_embed.py (embed),
 # bench/torch_collapse_knn.py (collapse: best of svdvals and float64 covariance +
 # eigvalsh; k-NN: matmul + topk per 1024 queries). Threads: every core for both.
 # Needs: apt-get install -y python3-torch libopenblas0-pthread
@@ -22,7 +23,7 @@ cd "$(dirname "$0")/.."
 steps=${1:-10}
 rounds=${2:-1}
 only=${ONLY:-step collapse knn embed}
-torch_script=${TORCH_SIMSIAM:-../shared/bench/torch_simsiam.py}
+torch_script=${TORCH_SIMSIAM:-bench/torch_simsiam.py}
 threads=$(nproc)
 go build -o /tmp/siam-bench ./cmd/siam
 if ! /usr/bin/python3 - <<'PY'

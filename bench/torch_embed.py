@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """PyTorch peer of `siam bench embed`: evaluation-mode forward throughput of the backbone.
 
-The backbone is the ResNet-18 (CIFAR stem, base width W) of torch_simsiam.py, the
-SimSiam training-step peer (../shared/bench/torch_simsiam.py), copied here so this
-script stands alone; it must stay identical to it. It runs as feature extraction
+The backbone is the ResNet-18 (CIFAR stem, base width W) of bench/torch_simsiam.py,
+the SimSiam training-step peer, copied here so this script stands alone; it must
+stay identical to it. It runs as feature extraction
 for k-NN, collapse and the linear probe runs: model.eval() (batch norm with running
 statistics, set to random non-trivial values as the Go benchmark does) under
 torch.no_grad(), on random input. Prints one JSON line with images per second
