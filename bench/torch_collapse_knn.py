@@ -7,11 +7,16 @@ collapse: random 50000 x 512 float32 features; centre + singular values + AUC,
 knn:      10000 random unit queries x 50000 unit keys, dim 512; similarities
           (one matmul per 1024-query chunk) + top-200; median of 3 runs.
 Run: GLIBC_TUNABLES=... OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_collapse_knn.py
+     [--only collapse|knn] [--threads N]   (bench/compare.sh runs each part alone)
 """
-import json, statistics, time
+import argparse, json, statistics, time
 import torch
 
-torch.set_num_threads(2)
+ap = argparse.ArgumentParser()
+ap.add_argument("--only", choices=["collapse", "knn"], help="run one of the two benchmarks")
+ap.add_argument("--threads", type=int, default=2)
+args = ap.parse_args()
+torch.set_num_threads(args.threads)
 torch.manual_seed(0)
 
 
@@ -53,7 +58,10 @@ def knn():
         torch.topk(q[i:i + 1024] @ k.T, 200, dim=1)
 
 
-print(json.dumps({"peer": "pytorch", "version": torch.__version__, "threads": 2,
-                  "collapse_svdvals_s": round(med(svd_route, 5), 4),
-                  "collapse_cov64_eigvalsh_s": round(med(cov_route, 5), 4),
-                  "knn_s": round(med(knn, 3), 3)}))
+out = {"peer": "pytorch", "version": torch.__version__, "threads": args.threads}
+if args.only != "knn":
+    out["collapse_svdvals_s"] = round(med(svd_route, 5), 4)
+    out["collapse_cov64_eigvalsh_s"] = round(med(cov_route, 5), 4)
+if args.only != "collapse":
+    out["knn_s"] = round(med(knn, 3), 3)
+print(json.dumps(out))

@@ -6,9 +6,9 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/siam-ssl/siam/data"
+	"github.com/siam-ssl/siam/parallel"
 	"github.com/siam-ssl/siam/tensor"
 )
 
@@ -138,32 +138,26 @@ func ValLoss(m LossModel, ds *data.Dataset, opts LossOptions) (*LossResult, erro
 }
 
 // twoViews writes the two random views of each image of batch (dataset indices)
-// into x1 and x2, in parallel over augs (one per goroutine). Image j's views come
-// from a generator seeded by data.SampleSeeds(seed, 0, j), so they depend only on
-// the seed and the image, not on the batch or the sample it is part of.
+// into x1 and x2, in parallel over augs (each augmenter owns a contiguous share of
+// the batch and is used by one goroutine at a time). Image j's views come from a
+// generator seeded by data.SampleSeeds(seed, 0, j), so they depend only on the seed
+// and the image, not on the batch, the sample it is part of or the worker count.
 func twoViews(augs []*data.Augmenter, ds *data.Dataset, batch []int, seed uint64, x1, x2 []float32) {
 	sz := augs[0].OutSize()
 	per := (len(batch) + len(augs) - 1) / len(augs)
-	var wg sync.WaitGroup
-	for wi, a := range augs {
-		lo, hi := wi*per, min((wi+1)*per, len(batch))
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pcg := rand.NewPCG(0, 0)
-			rng := rand.New(pcg)
-			for i := lo; i < hi; i++ {
+	parallel.For(len(augs), func(alo, ahi int) {
+		pcg := rand.NewPCG(0, 0)
+		rng := rand.New(pcg)
+		for wi := alo; wi < ahi; wi++ {
+			a := augs[wi]
+			for i := wi * per; i < min((wi+1)*per, len(batch)); i++ {
 				j := batch[i]
 				pcg.Seed(data.SampleSeeds(seed, 0, j))
 				a.Augment(x1[i*sz:(i+1)*sz], ds.Image(j), rng)
 				a.Augment(x2[i*sz:(i+1)*sz], ds.Image(j), rng)
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 }
 
 // SampleIndices returns k distinct indices of [0, n) drawn uniformly with a PCG

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/siam-ssl/siam/parallel"
 )
 
 // PeakGFLOPSPerCore is the fp32 FMA ceiling of one core of the target machine
@@ -117,20 +119,13 @@ func benchShape(s GEMMShape, threads int, minTime time.Duration) GEMMResult {
 			}
 			return time.Since(start)
 		}
-		var wg sync.WaitGroup
-		for w := 1; w < workers; w++ {
-			wg.Add(1)
-			go func(o gemmOperands) {
-				defer wg.Done()
+		parallel.ForWorker(workers, func(_, lo, hi int) {
+			for _, o := range ops[lo:hi] {
 				for i := 0; i < iters; i++ {
 					call(o, false)
 				}
-			}(ops[w])
-		}
-		for i := 0; i < iters; i++ {
-			call(ops[0], false)
-		}
-		wg.Wait()
+			}
+		})
 		return time.Since(start)
 	}
 	// Calibrate a batch to ~minTime/10, then keep the best batch: the host is

@@ -72,7 +72,7 @@ type ConvBN struct {
 
 // Forward applies conv, BN and (if set) ReLU.
 func (l *ConvBN) Forward(g *tensor.Graph, x *tensor.Tensor) *tensor.Tensor {
-	if g.NoGrad() && !l.BN.Training {
+	if l.fusesEval(g) {
 		return g.ConvBNReLUEval(x, l.Conv.W, l.Conv.Opts, l.BN, l.ReLU)
 	}
 	y := l.Conv.Forward(g, x)
@@ -80,4 +80,19 @@ func (l *ConvBN) Forward(g *tensor.Graph, x *tensor.Tensor) *tensor.Tensor {
 		return g.BatchNormReLU(y, l.BN)
 	}
 	return g.BatchNorm(y, l.BN)
+}
+
+// fusesEval reports whether Forward runs as one fused inference op on g: the graph
+// records no gradients and the batch norm uses its running statistics.
+func (l *ConvBN) fusesEval(g *tensor.Graph) bool { return g.NoGrad() && !l.BN.Training }
+
+// ForwardAddReLU applies conv and BN, adds res and applies ReLU: the end of a
+// residual block. In inference (see Forward) the addition and ReLU run in the
+// convolution's epilogue (tensor.ConvBNAddReLUEval), with the same result as the
+// separate ops; otherwise it is BatchNorm then AddReLU. l.ReLU is ignored.
+func (l *ConvBN) ForwardAddReLU(g *tensor.Graph, x, res *tensor.Tensor) *tensor.Tensor {
+	if l.fusesEval(g) {
+		return g.ConvBNAddReLUEval(x, l.Conv.W, l.Conv.Opts, l.BN, res)
+	}
+	return g.AddReLU(g.BatchNorm(l.Conv.Forward(g, x), l.BN), res)
 }

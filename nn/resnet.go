@@ -181,6 +181,11 @@ func NewResNet(c *Collection, prefix string, cfg ResNetConfig, rng *rand.Rand) (
 	return r, nil
 }
 
+// fuseResidualEval runs each block's residual join in its last convolution's
+// epilogue in inference; off, the separate AddReLU (a knob for the tests that
+// compare the two).
+var fuseResidualEval = true
+
 // Forward maps images x [N,C,H,W] to representations [N, FeatureDim].
 func (r *ResNet) Forward(g *tensor.Graph, x *tensor.Tensor) *tensor.Tensor {
 	if g.Err() == nil && (x.Rank() != 4 || x.Dim(1) != r.Config.InChannels) {
@@ -195,6 +200,16 @@ func (r *ResNet) Forward(g *tensor.Graph, x *tensor.Tensor) *tensor.Tensor {
 		last := len(b.convs) - 1
 		for _, cv := range b.convs[:last] {
 			y = cv.Forward(g, y)
+		}
+		if fuseResidualEval && b.convs[last].fusesEval(g) {
+			// Inference: the shortcut first, so the residual join runs in the
+			// last convolution's epilogue.
+			sc := h
+			if b.shortcut != nil {
+				sc = b.shortcut.Forward(g, h)
+			}
+			h = b.convs[last].ForwardAddReLU(g, y, sc)
+			continue
 		}
 		y = b.convs[last].Forward(g, y)
 		sc := h

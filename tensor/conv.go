@@ -120,6 +120,10 @@ func (g *Graph) conv2dBackward(l lowering, x, w, b, out *Tensor) {
 		t.forward(dy, wt, c, gx, !fresh, nil)
 		return
 	}
+	if l.stride == 2 && l.r*l.s > 1 && convPhaseBwd != 0 {
+		l.backwardDataPhased(dy, w.Data, k, gx, fresh)
+		return
+	}
 	l.backwardData(dy, w.Data, k, gx, fresh)
 }
 

@@ -32,6 +32,10 @@ var convBenchShapes = []struct {
 	{"w64_C128K128_16", convBenchCase{128, 128, 16, 16, 128, 3, 3, 1, 1}},
 	{"w64_C256K256_8", convBenchCase{128, 256, 8, 8, 256, 3, 3, 1, 1}},
 	{"w64_C512K512_4", convBenchCase{128, 512, 4, 4, 512, 3, 3, 1, 1}},
+	{"w16_C16K32_32s2", convBenchCase{128, 16, 32, 32, 32, 3, 3, 2, 1}},
+	{"w16_C16K32_32s2_1x1", convBenchCase{128, 16, 32, 32, 32, 1, 1, 2, 0}},
+	{"w16_C32K64_16s2", convBenchCase{128, 32, 16, 16, 64, 3, 3, 2, 1}},
+	{"w16_C64K128_8s2", convBenchCase{128, 64, 8, 8, 128, 3, 3, 2, 1}},
 	{"w64_C64K128_32s2", convBenchCase{128, 64, 32, 32, 128, 3, 3, 2, 1}},
 	{"w64_C64K128_32s2_1x1", convBenchCase{128, 64, 32, 32, 128, 1, 1, 2, 0}},
 	// Width 16 on 28x28 inputs (Fashion-MNIST): output widths 14 and 7 are not
@@ -66,6 +70,9 @@ func BenchmarkConv2d(b *testing.B) {
 	}
 	if v, err := strconv.Atoi(os.Getenv("SIAM_CONV_WIDE")); err == nil {
 		defer SetConvWideFwd(SetConvWideFwd(v)) // 0 off, 1 on
+	}
+	if v, err := strconv.Atoi(os.Getenv("SIAM_CONV_PHASE")); err == nil {
+		defer SetConvPhaseBwd(SetConvPhaseBwd(v)) // stride-2 input gradient: 0 col2im, 1 phases
 	}
 	for _, bs := range convBenchShapes {
 		cc := bs.cc

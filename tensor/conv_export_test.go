@@ -34,3 +34,11 @@ func SetConvWideFwd(mode int) int {
 	convWideFwd = mode
 	return old
 }
+
+// SetConvPhaseBwd turns the phase-split input gradient of stride-2 convolutions on
+// (1) or off (0, column matrix and col2im) and returns the previous setting.
+func SetConvPhaseBwd(mode int) int {
+	old := convPhaseBwd
+	convPhaseBwd = mode
+	return old
+}

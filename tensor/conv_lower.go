@@ -163,32 +163,50 @@ func (p *bufPool) put(b []float32) {
 }
 
 // convEpilogue is applied to each output row (channel) of a lowered GEMM while the
-// row is still in cache: v += shift[m] (nil shift: none), then max(v,0) if relu. A
-// per-channel scale (folded batch norm) is folded into the weights instead.
+// row is still in cache: v += shift[m] (nil shift: none), then v += res at the row's
+// place in the output (nil res: none; the residual join of a ResNet block), then
+// max(v,0) if relu. A per-channel scale (folded batch norm) is folded into the
+// weights instead. The order of the additions is that of the separate ops (bias or
+// BN shift, then AddReLU), so the fused result is bit-identical to them.
 type convEpilogue struct {
 	shift []float32
+	res   []float32 // same layout as the output
 	relu  bool
 }
 
 func (e *convEpilogue) none() bool {
-	return e == nil || (e.shift == nil && !e.relu)
+	return e == nil || (e.shift == nil && e.res == nil && !e.relu)
 }
 
-// apply runs the epilogue of channel m over row, with the vector kernels.
-func (e *convEpilogue) apply(m int, row []float32) {
-	if e.shift != nil {
+// apply runs the epilogue of channel m over row, which starts at element off of
+// the output, with the vector kernels.
+func (e *convEpilogue) apply(m, off int, row []float32) {
+	switch {
+	case e.res != nil:
+		if e.shift != nil {
+			addConst(row, e.shift[m])
+		}
+		r := e.res[off : off+len(row)]
+		if e.relu {
+			kernels.AddReLU(row, row, r)
+		} else {
+			kernels.Add(row, row, r)
+		}
+	case e.relu && e.shift != nil:
+		kernels.ScaleShiftReLU(row, row, 1, e.shift[m]) // v*1+shift is exactly v+shift
+	case e.shift != nil:
 		addConst(row, e.shift[m])
-	}
-	if e.relu {
+	case e.relu:
 		kernels.ReLU(row, row)
 	}
 }
 
-// applyCopy writes dst = epilogue(src) for channel m.
-func (e *convEpilogue) applyCopy(m int, dst, src []float32) {
+// applyCopy writes dst = epilogue(src) for channel m, dst starting at element off
+// of the output.
+func (e *convEpilogue) applyCopy(m, off int, dst, src []float32) {
 	copy(dst, src)
 	if !e.none() {
-		e.apply(m, dst)
+		e.apply(m, off, dst)
 	}
 }
 
@@ -490,7 +508,7 @@ func (l *lowering) forward(src, a []float32, m int, dst []float32, accumulate bo
 				kernels.Sgemm(false, false, m, p, kd, 1, a, kd, b, p, beta, out, p)
 				if !accumulate && !ep.none() {
 					for mi := 0; mi < m; mi++ {
-						ep.apply(mi, out[mi*p:(mi+1)*p])
+						ep.apply(mi, n0*outSz+mi*p, out[mi*p:(mi+1)*p])
 					}
 				}
 				continue
@@ -508,7 +526,7 @@ func (l *lowering) forward(src, a []float32, m int, dst []float32, accumulate bo
 					if accumulate {
 						kernels.Add(o, o, t)
 					} else {
-						ep.applyCopy(mi, o, t)
+						ep.applyCopy(mi, (n0+j)*outSz+mi*p, o, t)
 					}
 				}
 			}
@@ -599,7 +617,7 @@ func (l *lowering) forwardShift(src, a []float32, m int, dst []float32, accumula
 					if accumulate {
 						kernels.Add(o, o, t)
 					} else {
-						ep.applyCopy(mi, o, t)
+						ep.applyCopy(mi, n*outSz+mi*p+oy*l.wo, o, t)
 					}
 				}
 			}
@@ -837,7 +855,7 @@ func (l *lowering) forwardImplicit(src, a []float32, m int, dst []float32, accum
 	parallel.ForWorker(groups, func(w, lo, hi int) {
 		tmp, xp := tmps[w], xps[w]
 		clear(xp) // borders stay zero: only interiors are written below
-		pk := padPacker{l: l, xp: xp, rows: &rows, nr: pa.PanelWidth(), imgSz: imgSz, wp: pl.pw, rw: rw}
+		pk := padPacker{ho: l.ho, xp: xp, rows: &rows, nr: pa.PanelWidth(), imgSz: imgSz, wp: pl.pw, rw: rw}
 		pack := pk.pack
 		for gi := lo; gi < hi; gi++ {
 			n0 := gi * g
@@ -855,7 +873,7 @@ func (l *lowering) forwardImplicit(src, a []float32, m int, dst []float32, accum
 				kernels.SgemmPackedAFunc(pa, p, 1, pack, beta, out, p)
 				if !accumulate && !ep.none() {
 					for mi := 0; mi < m; mi++ {
-						ep.apply(mi, out[mi*p:(mi+1)*p])
+						ep.apply(mi, n0*outSz+mi*p, out[mi*p:(mi+1)*p])
 					}
 				}
 				continue
@@ -870,7 +888,7 @@ func (l *lowering) forwardImplicit(src, a []float32, m int, dst []float32, accum
 					case accumulate && rw == l.wo:
 						kernels.Add(o, o, t)
 					case rw == l.wo:
-						ep.applyCopy(mi, o, t)
+						ep.applyCopy(mi, (n0+j)*outSz+mi*p, o, t)
 					default:
 						if accumulate {
 							l.addNarrow(o, t, rw)
@@ -878,7 +896,7 @@ func (l *lowering) forwardImplicit(src, a []float32, m int, dst []float32, accum
 						}
 						kernels.PackRows(o, l.wo, t, 0, &narrow, 0, l.ho, l.wo)
 						if !ep.none() {
-							ep.apply(mi, o)
+							ep.apply(mi, (n0+j)*outSz+mi*p, o)
 						}
 					}
 				}
@@ -1110,7 +1128,7 @@ func (l *lowering) phaseCols(pw, b int) (jlo, jhi int) {
 // (its channel plane and kernel tap) plus the pixel's offset; each run of a panel
 // row within one output row is a kernels.PackRows.
 type padPacker struct {
-	l     *lowering
+	ho    int // output rows per image
 	xp    []float32
 	rows  *kernels.RowOffsets
 	nr    int
@@ -1126,10 +1144,9 @@ type padSeg struct {
 }
 
 func (pk *padPacker) pack(dst []float32, j0, nb, p0, kc int) {
-	l := pk.l
 	nr := pk.nr
 	wo := pk.rw
-	p := l.ho * wo
+	p := pk.ho * wo
 	var segBuf [64]padSeg
 	segs := segBuf[:0]
 	for q, d := j0, 0; d < nb; {

@@ -123,14 +123,17 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 // TestConv2dReference checks forward and all three gradients against the direct
 // convolution for every case, with image grouping off, default and forced.
 func TestConv2dReference(t *testing.T) {
-	for _, mode := range []struct{ cols, shift, implicit int }{{1, 0, 0}, {1, 2, 0}, {256, 1, 0}, {1 << 20, 1, 0}, {1 << 20, 0, 0},
-		{1, 0, 1}, {256, 1, 1}, {1 << 20, 1, 1}} {
+	// phase 1 is the default (stride-2 input gradients split by phase), 0 the
+	// column matrix and col2im.
+	for _, mode := range []struct{ cols, shift, implicit, phase int }{{1, 0, 0, 1}, {1, 2, 0, 1}, {256, 1, 0, 1}, {1 << 20, 1, 0, 1}, {1 << 20, 0, 0, 1},
+		{1, 0, 1, 1}, {256, 1, 1, 1}, {1 << 20, 1, 1, 1}, {1, 0, 1, 0}, {256, 1, 1, 0}} {
 		cols := mode.cols
 		old := tensor.SetConvTargetCols(cols)
 		oldShift := tensor.SetConvShift(mode.shift)
 		oldImplicit := tensor.SetConvImplicit(mode.implicit)
+		oldPhase := tensor.SetConvPhaseBwd(mode.phase)
 		for _, cc := range convCases {
-			t.Run(fmt.Sprintf("cols%d_shift%d_implicit%d/%v", cols, mode.shift, mode.implicit, cc), func(t *testing.T) {
+			t.Run(fmt.Sprintf("cols%d_shift%d_implicit%d_phase%d/%v", cols, mode.shift, mode.implicit, mode.phase, cc), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(cc.n*1000+cc.c*100+cc.r), 3))
 				x := tensortest.Rand(1, cc.n, cc.c, cc.h, cc.w)
 				w := tensor.NewParam("w", cc.k, cc.c, cc.r, cc.s)
@@ -177,6 +180,7 @@ func TestConv2dReference(t *testing.T) {
 		tensor.SetConvTargetCols(old)
 		tensor.SetConvShift(oldShift)
 		tensor.SetConvImplicit(oldImplicit)
+		tensor.SetConvPhaseBwd(oldPhase)
 	}
 }
 
@@ -354,5 +358,56 @@ func TestConv2dBiasOnlyGrad(t *testing.T) {
 	closeTo(t, "gx", x.Grad, rgx, 1e-5)
 	if w.Grad != nil {
 		t.Fatal("frozen weight got a gradient")
+	}
+}
+
+// TestConvPhaseBwdMatchesCol2im compares the phase-split input gradient of stride-2
+// convolutions with the column-matrix route it replaces, on the ResNet shapes
+// (3x3 and 1x1 downsampling of 32x32, 28x28, 14x14 and 7x7 inputs, grouped and
+// single-image GEMMs), written fresh and accumulated. The summation order differs
+// (one GEMM over all taps of a phase instead of a GEMM per tap and col2im), so the
+// two agree to float32 rounding, not bit for bit.
+func TestConvPhaseBwdMatchesCol2im(t *testing.T) {
+	for _, cc := range []convCase{
+		{4, 16, 32, 32, 32, 3, 3, 2, 1, false},
+		{4, 16, 32, 32, 32, 1, 1, 2, 0, false},
+		{3, 16, 28, 28, 32, 3, 3, 2, 1, false},
+		{5, 32, 14, 14, 64, 3, 3, 2, 1, false},
+		{9, 64, 7, 7, 128, 3, 3, 2, 1, false},
+		{9, 64, 7, 7, 128, 1, 1, 2, 0, false},
+		{2, 3, 11, 9, 5, 5, 5, 2, 2, false},
+		{2, 3, 10, 12, 4, 4, 4, 2, 1, false},
+	} {
+		for _, mode := range []struct {
+			accumulate bool
+			wide       int
+		}{{false, 1}, {true, 1}, {false, 0}} {
+			accumulate := mode.accumulate
+			grads := [2][]float32{}
+			for i, phase := range []int{0, 1} {
+				prev := tensor.SetConvPhaseBwd(phase)
+				prevWide := tensor.SetConvWideFwd(mode.wide)
+				x := tensortest.Rand(5, cc.n, cc.c, cc.h, cc.w)
+				w := tensor.NewParam("w", cc.k, cc.c, cc.r, cc.s)
+				copy(w.Data, tensortest.Rand(6, len(w.Data)).Data)
+				if accumulate {
+					x.Grad = make([]float32, len(x.Data))
+					copy(x.Grad, tensortest.Rand(7, len(x.Data)).Data)
+				}
+				g := tensor.NewGraph()
+				out := g.Conv2d(x, w, nil, tensor.ConvOpts{Stride: cc.stride, Pad: cc.pad})
+				if err := g.BackwardWith(out, tensortest.Rand(8, out.Numel()).Data); err != nil {
+					t.Fatal(err)
+				}
+				tensor.SetConvPhaseBwd(prev)
+				tensor.SetConvWideFwd(prevWide)
+				grads[i] = x.Grad
+			}
+			want := make([]float64, len(grads[0]))
+			for i, v := range grads[0] {
+				want[i] = float64(v)
+			}
+			closeTo(t, fmt.Sprintf("%v %+v: phase gx vs col2im", cc, mode), grads[1], want, 2e-6)
+		}
 	}
 }

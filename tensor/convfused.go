@@ -16,8 +16,28 @@ import (
 // records nothing for autodiff: called while the graph records gradients with an
 // operand that requires one, it fails.
 func (g *Graph) ConvBNReLUEval(x, w *Tensor, o ConvOpts, bn *BatchNorm, relu bool) *Tensor {
-	const op = "conv_bn_relu_eval"
-	if !g.OK(op, x, w) {
+	return g.convBNEval("conv_bn_relu_eval", x, w, o, bn, nil, relu)
+}
+
+// ConvBNAddReLUEval computes ReLU(BatchNorm(Conv2d(x, w, nil, o)) + res), the end of
+// a ResNet basic or bottleneck block in evaluation mode, in one pass: the batch norm
+// folds into the weights and a shift as in ConvBNReLUEval, and the residual res
+// (shaped like the output) is added, with the ReLU, to each image's GEMM output
+// while it is still in cache, instead of a separate AddReLU pass that reads both
+// activations again. The result equals BatchNorm then AddReLU bit for bit when the
+// batch norm folds exactly (see ConvBNReLUEval). It records nothing for autodiff.
+func (g *Graph) ConvBNAddReLUEval(x, w *Tensor, o ConvOpts, bn *BatchNorm, res *Tensor) *Tensor {
+	const op = "conv_bn_add_relu_eval"
+	if res == nil {
+		return g.Fail(op, "residual required", x, w)
+	}
+	return g.convBNEval(op, x, w, o, bn, res, true)
+}
+
+// convBNEval is ConvBNReLUEval, with the residual res added before the ReLU when
+// it is not nil.
+func (g *Graph) convBNEval(op string, x, w *Tensor, o ConvOpts, bn *BatchNorm, res *Tensor, relu bool) *Tensor {
+	if !g.OK(op, x, w) || (res != nil && !g.OK(op, res)) {
 		return g.dead
 	}
 	if bn == nil || bn.RunningMean == nil || bn.RunningVar == nil {
@@ -33,8 +53,11 @@ func (g *Graph) ConvBNReLUEval(x, w *Tensor, o ConvOpts, bn *BatchNorm, relu boo
 			return g.Failf(op, []*Tensor{x, w, t}, "batch norm parameter has %d values for %d output channels", t.Numel(), k)
 		}
 	}
+	if res != nil && !SameShape(res.shape, []int{l.n, k, l.ho, l.wo}) {
+		return g.Failf(op, []*Tensor{x, w, res}, "residual shape %v != output shape [%d %d %d %d]", res.shape, l.n, k, l.ho, l.wo)
+	}
 	if !g.noGrad {
-		for _, t := range []*Tensor{x, w, bn.Weight, bn.Bias} {
+		for _, t := range []*Tensor{x, w, bn.Weight, bn.Bias, res} {
 			if t != nil && t.requiresGrad {
 				return g.Fail(op, "inference-only op called while recording gradients (operand "+t.String()+
 					" requires grad); use SetNoGrad(true), or Conv2d+BatchNorm for training", x, w)
@@ -58,7 +81,11 @@ func (g *Graph) ConvBNReLUEval(x, w *Tensor, o ConvOpts, bn *BatchNorm, relu boo
 		copy(row, w.Data[i*kd:(i+1)*kd])
 		kernels.Scale(float32(sc), row)
 	}
+	ep := &convEpilogue{shift: shift, relu: relu}
+	if res != nil {
+		ep.res = res.Data
+	}
 	out := g.Alloc(l.n, k, l.ho, l.wo)
-	l.forward(x.Data, ws, k, out.Data, false, &convEpilogue{shift: shift, relu: relu})
+	l.forward(x.Data, ws, k, out.Data, false, ep)
 	return out
 }

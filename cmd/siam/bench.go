@@ -17,7 +17,7 @@ func newBench() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks that print one JSON line each (compare with PyTorch via bench/compare.sh)",
 	}
-	b.AddCommand(newBenchTrain(), newBenchGEMM(), newBenchAugment(), newBenchCollapse(), newBenchKNN(), newBenchData())
+	b.AddCommand(newBenchTrain(), newBenchEmbed(), newBenchGEMM(), newBenchAugment(), newBenchCollapse(), newBenchKNN(), newBenchData())
 	return b
 }
 
@@ -72,4 +72,37 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// newBenchEmbed is `siam bench embed`: evaluation-mode forward throughput of the
+// backbone, the feature pass of k-NN, collapse and the linear probe.
+func newBenchEmbed() *cobra.Command {
+	var c train.EmbedConfig
+	var profile string
+	cmd := &cobra.Command{
+		Use:   "embed",
+		Short: "Time eval-mode backbone forward passes (feature extraction) of the torch_simsiam.py ResNet-18 on random input",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			stop, err := startCPUProfile(profile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			r, err := train.BenchEmbed(c)
+			if err != nil {
+				return err
+			}
+			return writeJSONLine(cmd.OutOrStdout(), r)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&c.Width, "width", 16, "ResNet-18 base width W (channels W, 2W, 4W, 8W)")
+	f.IntVar(&c.Size, "size", 32, "input height and width")
+	f.IntVar(&c.Channels, "channels", 3, "input channels")
+	f.IntVar(&c.Batch, "batch", 256, "images per forward pass")
+	f.IntVar(&c.Batches, "batches", 10, "timed batches (median reported)")
+	f.IntVar(&c.Warmup, "warmup", 3, "untimed warm-up batches")
+	f.StringVar(&profile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
+	return cmd
 }

@@ -240,6 +240,8 @@ func TestCommandsSucceed(t *testing.T) {
 			jsonKeys: []string{"bench", "seconds", "queries", "keys"}},
 		{name: "bench augment", args: []string{"bench", "augment", "--duration", "50ms", "--batch", "32", "--workers", "1"},
 			jsonKeys: []string{"gray28_pairs_per_s", "color32_pairs_per_s"}},
+		{name: "bench embed", args: []string{"bench", "embed", "--width", "2", "--size", "8", "--batch", "4", "--batches", "2", "--warmup", "0"},
+			jsonKeys: []string{"bench", "images_per_s", "batch_s_median", "feature_dim"}},
 	}
 	_, dataDir := fixture(t)
 	for _, tc := range tests {
@@ -357,6 +359,7 @@ func TestCommandsFail(t *testing.T) {
 		{"eval bad data", []string{"eval", "knn", "--checkpoint", "RUN", "--data", filepath.Join(t.TempDir(), "nodata")}, "nodata"},
 		{"eval linear bad epochs", []string{"eval", "linear", "--checkpoint", "RUN", "--epochs", "-1"}, "epochs"},
 		{"bench bad size", []string{"bench", "collapse", "--n", "1"}, "--n"},
+		{"bench embed bad width", []string{"bench", "embed", "--width", "0"}, "width>=1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
