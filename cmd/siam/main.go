@@ -1,4 +1,5 @@
-// Command siam trains non-contrastive Siamese models (SimSiam), measures the
+// Command siam trains non-contrastive Siamese models (SimSiam, BYOL, MoCo v3,
+// NNSiam, distillation), measures the
 // partial dimensional collapse of their representations, evaluates them and
 // predicts their accuracy without labels. Run `siam --help` for the tour.
 //
@@ -28,8 +29,9 @@ func main() {
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "siam",
-		Short: "Train SimSiam, measure partial dimensional collapse, evaluate and predict accuracy",
-		Long: `siam trains non-contrastive Siamese self-supervised models (SimSiam) in pure Go,
+		Short: "Train SimSiam, BYOL, MoCo v3, NNSiam and distillation; measure partial dimensional collapse, evaluate and predict accuracy",
+		Long: `siam trains non-contrastive Siamese self-supervised models (SimSiam, BYOL, MoCo v3,
+NNSiam, distillation; ResNets and ViTs) in pure Go,
 measures partial dimensional collapse of their representations (singular-value
 spectrum, AUC, RankMe), prevents it with continual and hybrid data orderings,
 evaluates them (k-NN, linear probe) and predicts downstream accuracy without labels.`,
