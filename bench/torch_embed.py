@@ -13,39 +13,15 @@ Run as bench/compare.sh does:
   GLIBC_TUNABLES=glibc.malloc.trim_threshold=17179869184:glibc.malloc.mmap_max=0 \
   OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_embed.py --width 16
 """
-import argparse, json, statistics, time
+import argparse, json, os, statistics, sys, time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.b1 = nn.BatchNorm2d(cout)
-        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.b2 = nn.BatchNorm2d(cout)
-        self.short = None
-        if stride != 1 or cin != cout:
-            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = F.relu(self.b1(self.c1(x)))
-        y = self.b2(self.c2(y))
-        return F.relu(y + (x if self.short is None else self.short(x)))
-
-
-def resnet18(width, in_ch):
-    layers = [nn.Conv2d(in_ch, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
-    cin = width
-    for i, stride in enumerate([1, 2, 2, 2]):
-        cout = width * 2 ** i
-        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
-        cin = cout
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    return nn.Sequential(*layers)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_simsiam import resnet18  # noqa: E402  (the one definition of the benchmarked model)
 
 
 def main():

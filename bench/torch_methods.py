@@ -32,50 +32,15 @@ Prints one JSON line: images per second, where one image is its two views, and
 the median process CPU time of a step (comparable between runs on a shared host;
 OpenMP's spinning threads count in it).
 """
-import argparse, copy, json, math, os, statistics, time
+import argparse, copy, json, math, os, statistics, sys, time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.b1 = nn.BatchNorm2d(cout)
-        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.b2 = nn.BatchNorm2d(cout)
-        self.short = None
-        if stride != 1 or cin != cout:
-            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = F.relu(self.b1(self.c1(x)))
-        y = self.b2(self.c2(y))
-        return F.relu(y + (x if self.short is None else self.short(x)))
-
-
-def resnet18(width, in_ch):
-    layers = [nn.Conv2d(in_ch, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
-    cin = width
-    for i, stride in enumerate([1, 2, 2, 2]):
-        cout = width * 2 ** i
-        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
-        cin = cout
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    return nn.Sequential(*layers)
-
-
-def simsiam(width, in_ch):
-    d, p, h = 8 * width, 32 * width, 8 * width
-    backbone = resnet18(width, in_ch)
-    projector = nn.Sequential(
-        nn.Linear(d, p, bias=False), nn.BatchNorm1d(p), nn.ReLU(),
-        nn.Linear(p, p, bias=False), nn.BatchNorm1d(p), nn.ReLU(),
-        nn.Linear(p, p, bias=False), nn.BatchNorm1d(p, affine=False))
-    predictor = nn.Sequential(nn.Linear(p, h, bias=False), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, p))
-    return nn.Sequential(backbone, projector), predictor
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_simsiam import resnet18, simsiam  # noqa: E402  (the one definition of the benchmarked model)
 
 
 def byol_mlp(in_dim, hidden, out):
