@@ -6,9 +6,9 @@ machine, in the same run. Needs Debian's PyTorch:  apt-get install -y python3-to
 and runs with the Debian interpreter:
     /usr/bin/python3 bench/torch_methods.py --method byol --width 16
 
-SimSiam (--method simsiam, the default) is ../shared/bench/torch_simsiam.py: its
-model code (Block, resnet18, simsiam) is copied here byte for byte, and its step,
-CLI and JSON are the same (plus "method" and "arch" keys).
+SimSiam (--method simsiam, the default) is bench/torch_simsiam.py's (a copy of
+../shared/bench/torch_simsiam.py): its model code (resnet18, simsiam) is imported
+from there, and its step, CLI and JSON are the same (plus "method" and "arch" keys).
 
 Models (must match the Go benchmark, train.BenchStep, exactly):
   backbone  ResNet-18, CIFAR stem (3x3 conv stride 1, no max-pool), base width W
