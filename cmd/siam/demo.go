@@ -14,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/siam-ssl/siam/data/embedded"
 	"github.com/siam-ssl/siam/evalrun"
+	"github.com/siam-ssl/siam/order"
 	"github.com/siam-ssl/siam/train"
 )
 
@@ -52,7 +54,12 @@ the k-NN accuracy (majority vote, best k), and the run folder.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			var results []demoResult
+			// Every run's config and ordering is checked before the first one trains.
+			set, _, err := embedded.Load()
+			if err != nil {
+				return err
+			}
+			var configs []train.Config
 			for _, ord := range strings.Split(orders, ",") {
 				c := train.DefaultConfig()
 				c.Order, c.Steps, c.Width, c.Batch = strings.TrimSpace(ord), steps, width, batch
@@ -61,6 +68,15 @@ the k-NN accuracy (majority vote, best k), and the run folder.`,
 				if err := c.Validate(); err != nil {
 					return err
 				}
+				kind, _ := order.ParseKind(c.Order)
+				if _, err := order.New(order.Config{Kind: kind, N: set.N, Steps: c.Steps, Batch: c.Batch,
+					Chunks: c.Chunks, SwitchAt: c.SwitchAt, Subset: c.Subset, Seed: c.Seed}); err != nil {
+					return fmt.Errorf("%s: %w", c.Order, err)
+				}
+				configs = append(configs, c)
+			}
+			var results []demoResult
+			for _, c := range configs {
 				dir := filepath.Join(out, c.Order)
 				fmt.Fprintf(os.Stderr, "== %s: %d steps, batch %d, width %d -> %s\n", c.Order, c.Steps, c.Batch, c.Width, dir)
 				sum, err := train.Run(ctx, c, train.RunOptions{Dir: dir, Log: os.Stderr,
