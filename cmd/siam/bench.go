@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"runtime/pprof"
 	"strings"
@@ -29,16 +30,7 @@ func newBenchTrain() *cobra.Command {
 		Short: "Time training steps of a method (simsiam, byol, mocov3, ...) on random input, as bench/torch_methods.py does in PyTorch",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			stop, err := startCPUProfile(profile)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			r, err := train.BenchStep(c)
-			if err != nil {
-				return err
-			}
-			return writeJSONLine(cmd.OutOrStdout(), r)
+			return profiledJSON(cmd.OutOrStdout(), profile, func() (any, error) { return train.BenchStep(c) })
 		},
 	}
 	f := cmd.Flags()
@@ -74,6 +66,21 @@ func startCPUProfile(path string) (stop func(), err error) {
 	}, nil
 }
 
+// profiledJSON runs one benchmark under --cpuprofile (when profile is set) and
+// prints its result as one JSON line: the body of every siam bench subcommand.
+func profiledJSON(w io.Writer, profile string, run func() (any, error)) error {
+	stop, err := startCPUProfile(profile)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	r, err := run()
+	if err != nil {
+		return err
+	}
+	return writeJSONLine(w, r)
+}
+
 // newBenchEmbed is `siam bench embed`: evaluation-mode forward throughput of the
 // backbone, the feature pass of k-NN, collapse and the linear probe.
 func newBenchEmbed() *cobra.Command {
@@ -84,16 +91,7 @@ func newBenchEmbed() *cobra.Command {
 		Short: "Time eval-mode backbone forward passes (feature extraction) of the torch_simsiam.py ResNet-18 on random input",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			stop, err := startCPUProfile(profile)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			r, err := train.BenchEmbed(c)
-			if err != nil {
-				return err
-			}
-			return writeJSONLine(cmd.OutOrStdout(), r)
+			return profiledJSON(cmd.OutOrStdout(), profile, func() (any, error) { return train.BenchEmbed(c) })
 		},
 	}
 	f := cmd.Flags()

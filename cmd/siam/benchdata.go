@@ -42,23 +42,20 @@ decode_images_per_s_per_core (read + decode alone, one goroutine).`,
 			if err != nil {
 				return err
 			}
-			stop, err := startCPUProfile(profile)
-			if err != nil {
-				return err
-			}
-			defer stop()
 			r := data.RecipeFor(ds)
 			r.Size = size
-			res, err := data.BenchData(ds, r, batch, workers, dur)
-			if err != nil {
-				return err
-			}
-			return writeJSONLine(cmd.OutOrStdout(), map[string]any{"bench": "data", "engine": "siam",
-				"data": spec, "dataset": ds.Name, "n": ds.N, "streamed": ds.Streamed(), "size": size,
-				"recipe": r.Name, "workers": workers, "batch": batch, "gomaxprocs": runtime.GOMAXPROCS(0),
-				"images": res.Images, "seconds": res.Seconds, "cpu_seconds": res.CPUSeconds,
-				"images_per_s": res.ImagesPerS, "images_per_s_per_core": res.ImagesPerSPerCore,
-				"decode_images_per_s_per_core": res.DecodePerSPerCore, "bad_images": ds.BadFiles()})
+			return profiledJSON(cmd.OutOrStdout(), profile, func() (any, error) {
+				res, err := data.BenchData(ds, r, batch, workers, dur)
+				if err != nil {
+					return nil, err
+				}
+				return map[string]any{"bench": "data", "engine": "siam",
+					"data": spec, "dataset": ds.Name, "n": ds.N, "streamed": ds.Streamed(), "size": size,
+					"recipe": r.Name, "workers": workers, "batch": batch, "gomaxprocs": runtime.GOMAXPROCS(0),
+					"images": res.Images, "seconds": res.Seconds, "cpu_seconds": res.CPUSeconds,
+					"images_per_s": res.ImagesPerS, "images_per_s_per_core": res.ImagesPerSPerCore,
+					"decode_images_per_s_per_core": res.DecodePerSPerCore, "bad_images": ds.BadFiles()}, nil
+			})
 		},
 	}
 	f := cmd.Flags()
