@@ -49,7 +49,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_fixtures import (OUT, ROOT, TORCH_VERSION, ReluMargin, randn, read_safetensors,  # noqa: E402
-                          rel_err, resnet18, our_name, write_safetensors)
+                          floor1_err, resnet18, our_name, write_safetensors)
 
 LR, MOMENTUM, WD = 0.05, 0.9, 5e-4
 BASE_EMA, TOTAL_STEPS = 0.5, 4
@@ -214,7 +214,7 @@ def write_fixture(method, width, batch, path, min_margin, max_f32, first_seed, t
             g = k.split("/")[0] if "/" in k else ("(before)" if k in names else k)
             if "target." in k:
                 g += "/target"
-            worst[g] = max(worst.get(g, 0.0), rel_err(f32[k], v))
+            worst[g] = max(worst.get(g, 0.0), floor1_err(f32[k], v))
         if max(worst.values()) <= max_f32:
             break
         print(f"{method}: data seed {data_seed} rejected: float32 PyTorch lands {max(worst.values()):.1e} "

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_fixtures import (OUT, ROOT, TORCH_VERSION, ReluMargin, randn, read_safetensors,  # noqa: E402
-                          rel_err, resnet18, simsiam, our_name, write_safetensors)
+                          floor1_err, resnet18, simsiam, our_name, write_safetensors)
 
 LR, MOMENTUM, WD = 0.05, 0.9, 5e-4
 ALPHA, EPS = 0.05, 1e-6  # distillation: EMA weight, std epsilon (ssl.DistillAlpha, ssl.DistillEps)
@@ -230,7 +230,7 @@ def write(path, tensors, names, params, md, f32):
     groups = {}
     for k, v in tensors.items():
         g = k.split("/")[0] + "/" if "/" in k else ("(before)/" if k in names else k)
-        groups[g] = max(groups.get(g, 0.0), rel_err(f32[k], v))
+        groups[g] = max(groups.get(g, 0.0), floor1_err(f32[k], v))
     print("  float32 PyTorch vs float64 reference (max|d| / max(1, max|ref|), worst tensor per group):")
     for g, e in sorted(groups.items()):
         print(f"    {g:16s} {e:.2e}")

@@ -452,68 +452,12 @@ def define_cases():
 
 
 # --------------------------------------------------------------------------- SimSiam step
-# The model below is copied verbatim from /work/shared/bench/torch_simsiam.py (Block,
-# resnet18, simsiam) so this script is self-contained; when that file is present,
-# check_reference_model() verifies the copy still builds the identical model.
-
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.b1 = nn.BatchNorm2d(cout)
-        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.b2 = nn.BatchNorm2d(cout)
-        self.short = None
-        if stride != 1 or cin != cout:
-            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = F.relu(self.b1(self.c1(x)))
-        y = self.b2(self.c2(y))
-        return F.relu(y + (x if self.short is None else self.short(x)))
-
-
-def resnet18(width, in_ch):
-    layers = [nn.Conv2d(in_ch, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
-    cin = width
-    for i, stride in enumerate([1, 2, 2, 2]):
-        cout = width * 2 ** i
-        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
-        cin = cout
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    return nn.Sequential(*layers)
-
-
-def simsiam(width, in_ch):
-    d, p, h = 8 * width, 32 * width, 8 * width
-    backbone = resnet18(width, in_ch)
-    projector = nn.Sequential(
-        nn.Linear(d, p, bias=False), nn.BatchNorm1d(p), nn.ReLU(),
-        nn.Linear(p, p, bias=False), nn.BatchNorm1d(p), nn.ReLU(),
-        nn.Linear(p, p, bias=False), nn.BatchNorm1d(p, affine=False))
-    predictor = nn.Sequential(nn.Linear(p, h, bias=False), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, p))
-    return nn.Sequential(backbone, projector), predictor
-
-
-def check_reference_model(width):
-    ref = "/work/shared/bench/torch_simsiam.py"
-    if not os.path.exists(ref):
-        print(f"note: {ref} not found; using the copied model definition unchecked")
-        return
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("torch_simsiam_ref", ref)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    torch.manual_seed(0)
-    e1, p1 = simsiam(width, 3)
-    torch.manual_seed(0)
-    e2, p2 = mod.simsiam(width, 3)
-    for a, b in ((e1, e2), (p1, p2)):
-        sa, sb = a.state_dict(), b.state_dict()
-        assert list(sa) == list(sb), "copied model's state-dict keys differ from torch_simsiam.py"
-        for k in sa:
-            assert torch.equal(sa[k], sb[k]), f"copied model differs from torch_simsiam.py at {k}"
-        assert repr(a) == repr(b), "copied model's structure differs from torch_simsiam.py"
+# The model is bench/torch_simsiam.py's (a copy of ../shared/bench/torch_simsiam.py,
+# the benchmark peer), imported rather than copied so that the fixtures, the
+# benchmark and the other fixture scripts (which import Block, resnet18 and simsiam
+# from here) share one definition.
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from torch_simsiam import Block, resnet18, simsiam  # noqa: E402,F401
 
 
 BLOCK_MAP = {"c1": "conv1", "b1": "bn1", "c2": "conv2", "b2": "bn2", "short": "downsample"}
@@ -615,7 +559,6 @@ def simsiam_steps(width, batch, dtype, data_seed):
 
 
 def simsiam_fixture(width, batch, path, min_margin, first_seed):
-    check_reference_model(width)
     # A ReLU input within float32 rounding of 0 may switch sides in a float32
     # implementation, and a switched unit changes the gradients of the layers before
     # it by far more than rounding (percents at step 2). Pick the first data seed
@@ -662,7 +605,6 @@ def simsiam_fixture(width, batch, path, min_margin, first_seed):
 # The model is bench/torch_vit.py's (imported, not copied: one definition for the
 # fixture and the benchmark).
 
-sys.path.insert(0, os.path.join(ROOT, "bench"))
 import torch_vit  # noqa: E402
 
 VIT_TINY = {"depth": 2, "dim": 32, "heads": 2, "patch": 4, "size": 16, "channels": 3, "batch": 4}
