@@ -90,7 +90,10 @@ const DefaultMemoryLimit = 512 << 20
 //   - "" or "embedded": the embedded Fashion-MNIST subset (needs package data/embedded linked in);
 //   - "fashion-mnist": /usr/share/datasets/fashion-mnist, then $SIAM_DATA/fashion-mnist;
 //   - "mnist": the GoMNIST module's data folder in the Go module cache, then $SIAM_DATA/mnist;
-//   - "cifar10", "cifar100": $SIAM_DATA/cifar-10-batches-bin, $SIAM_DATA/cifar-100-binary;
+//   - "cifar10", "cifar100": the binary batches (cifar-10-batches-bin, cifar-100-binary)
+//     or an ImageFolder tree (train/<class>/*.jpg, test/...) in $SIAM_DATA/<archive>,
+//     $SIAM_DATA/<name>, .data/<name> or .data/<archive> (relative to the working
+//     folder), the first that holds either; the error lists every place looked at;
 //   - a directory: IDX files, CIFAR-10/100 binary batches, an ImageFolder tree
 //     (see OpenImageFolder) or a folder of WebDataset .tar shards, detected;
 //   - WebDataset shards: a .tar path, a glob or a brace range such as
@@ -138,9 +141,11 @@ func OpenWith(spec string, opt OpenOptions) (train, test *Dataset, err error) {
 		train.Name, test.Name = "mnist/train", "mnist/test"
 		return train, test, nil
 	case "cifar10", "cifar-10":
-		return LoadCIFAR10Dir(siamData("cifar-10-batches-bin"))
+		return openCIFARNamed("cifar10", "cifar-10-batches-bin", "data_batch_1.bin", opt,
+			func(d string) (*Dataset, *Dataset, error) { return LoadCIFAR10Dir(d) })
 	case "cifar100", "cifar-100":
-		return LoadCIFAR100Dir(siamData("cifar-100-binary"), true)
+		return openCIFARNamed("cifar100", "cifar-100-binary", "train.bin", opt,
+			func(d string) (*Dataset, *Dataset, error) { return LoadCIFAR100Dir(d, true) })
 	}
 	if isShardSpec(spec) {
 		return OpenShards(spec, opt)
@@ -167,6 +172,31 @@ func OpenDir(dir string, opt OpenOptions) (train, test *Dataset, err error) {
 		return openShardDir(dir, opt)
 	}
 	return nil, nil, fmt.Errorf("data: %s: no IDX files (train-images-idx3-ubyte[.gz]), CIFAR batches (data_batch_1.bin, train.bin), class folders or .tar shards", dir)
+}
+
+// openCIFARNamed opens the dataset name ("cifar10", "cifar100") from the first
+// candidate folder that holds its binary batches (the marker file, in the folder or
+// its archive sub-folder) or an ImageFolder tree with a train/ split.
+func openCIFARNamed(name, archive, marker string, opt OpenOptions, loadBinary func(string) (*Dataset, *Dataset, error)) (train, test *Dataset, err error) {
+	cands := []string{siamData(archive), siamData(name), filepath.Join(".data", name), filepath.Join(".data", archive)}
+	var tried []string
+	for _, c := range cands {
+		if c == "" {
+			continue
+		}
+		if cifarDir(c, archive, marker) != "" {
+			return loadBinary(c)
+		}
+		if isImageFolder(filepath.Join(c, "train")) {
+			return OpenImageFolder(c, opt)
+		}
+		tried = append(tried, c)
+	}
+	if os.Getenv("SIAM_DATA") == "" {
+		tried = append(tried, "$SIAM_DATA (unset)")
+	}
+	return nil, nil, fmt.Errorf("data: %s not found: no binary batches (%s) and no ImageFolder tree (train/<class>/*.jpg) in %s",
+		name, marker, strings.Join(tried, ", "))
 }
 
 // siamData returns $SIAM_DATA/sub, or "" when SIAM_DATA is unset.

@@ -2,6 +2,7 @@ package data
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -55,5 +56,50 @@ func TestOpenNamed(t *testing.T) {
 				t.Fatalf("%s: train %d test %d classes %d", tc.spec, train.N, test.N, train.Classes)
 			}
 		})
+	}
+}
+
+// TestOpenCIFARNamed: "cifar10" finds an ImageFolder tree in $SIAM_DATA/cifar10 or
+// ./.data/cifar10, and when it finds nothing the error names every place it looked.
+func TestOpenCIFARNamed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		place func(root, siamData, work string) string // where to move the tree
+	}{
+		{"siam-data", func(root, sd, _ string) string { return filepath.Join(sd, "cifar10") }},
+		{"dot-data", func(root, _, work string) string { return filepath.Join(work, ".data", "cifar10") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := MakeTestFolder(t, 2, 4, 1)
+			sd, work := t.TempDir(), t.TempDir()
+			dst := tc.place(root, sd, work)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(root, dst); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("SIAM_DATA", sd)
+			t.Chdir(work)
+			tr, te, err := OpenWith("cifar10", OpenOptions{ImageSize: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.N != 8 || te == nil || te.N != 2 {
+				t.Fatalf("train %d, test %v", tr.N, te)
+			}
+		})
+	}
+	sd := t.TempDir()
+	t.Setenv("SIAM_DATA", sd)
+	t.Chdir(t.TempDir())
+	_, _, err := Open("cifar10")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{filepath.Join(sd, "cifar-10-batches-bin"), filepath.Join(sd, "cifar10"), ".data/cifar10", "data_batch_1.bin", "ImageFolder"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/siam-ssl/siam/data"
 	"github.com/siam-ssl/siam/eval"
 	"github.com/siam-ssl/siam/evalrun"
+	"github.com/siam-ssl/siam/internal/hostinfo"
 	"github.com/siam-ssl/siam/order"
 	"github.com/siam-ssl/siam/train"
 )
@@ -59,9 +61,11 @@ func RunPoint(ctx context.Context, dir string, s *Sweep, p Point, o RunOptions) 
 		return false, err
 	}
 	t0 := time.Now()
+	resumed := lastStep(filepath.Join(rd, train.MetricsFile)) > 0
 	err = runLocked(ctx, rd, s, p, o)
 	if err == nil {
-		d := done{Step: p.Config.Steps, Evals: s.Evals, Host: hostname(), Time: time.Now().UTC(), Seconds: time.Since(t0).Seconds()}
+		d := done{Step: p.Config.Steps, Evals: s.Evals, Host: hostname(), Time: time.Now().UTC(), Seconds: time.Since(t0).Seconds(),
+			Resumed: resumed, CPU: hostinfo.CPU(), Cores: runtime.GOMAXPROCS(0), Commit: hostinfo.Commit()}
 		b, _ := json.MarshalIndent(d, "", "  ")
 		return false, atomicfile.WriteFile(filepath.Join(rd, DoneFile), append(b, '\n'))
 	}

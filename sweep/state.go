@@ -139,13 +139,22 @@ func missingEvals(runDir string, evals []string, step int) []string {
 	return miss
 }
 
-// done is the content of done.json.
+// done is the content of done.json: when, where and by which build a run was
+// finished, so that a committed record says what produced it.
 type done struct {
 	Step    int       `json:"step"`
 	Evals   []string  `json:"evals"`
 	Host    string    `json:"host"`
 	Time    time.Time `json:"time"`
-	Seconds float64   `json:"seconds"` // of the last attempt
+	Seconds float64   `json:"seconds"` // wall time of the last attempt (training and evaluations)
+	// Resumed is set when the last attempt continued an interrupted one, whose time
+	// Seconds does not include.
+	Resumed bool `json:"resumed,omitempty"`
+	// CPU is the processor (hostinfo.CPU), Cores the GOMAXPROCS of the last attempt.
+	CPU   string `json:"cpu,omitempty"`
+	Cores int    `json:"cores,omitempty"`
+	// Commit is the siam commit of the binary (hostinfo.Commit).
+	Commit string `json:"commit,omitempty"`
 }
 
 // isFinished reports whether a run is finished (done.json and every evaluation).
