@@ -127,36 +127,54 @@ func newSweepStatus() *cobra.Command {
 	var asJSON bool
 	var staleAfter time.Duration
 	cmd := &cobra.Command{
-		Use:   "status DIR",
-		Short: "Finished / running / waiting / failed runs of a sweep folder, with each failure's error",
-		Args:  cobra.ExactArgs(1),
+		Use:   "status DIR...",
+		Short: "Finished / running / waiting / failed runs of sweep folders, with each failure's error and the compute left",
+		Long: `status prints, for each sweep folder, one line of counts (finished runs, how many of
+them are not committed to git yet, running, waiting, failed, and the core-hours the
+waiting runs need at the mean cost of the finished ones), then one line per run.
+A study's sweep folders are results/NAME (scripts/study.sh): their finished runs
+are committed records, so a fresh clone shows them finished.`,
+		Example: `  siam sweep status sweeps/orderings
+  siam sweep status results/*`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := args[0]
-			s, err := sweep.Open(dir)
-			if err != nil {
-				return err
+			var total sweep.Progress
+			for i, dir := range args {
+				s, err := sweep.Open(dir)
+				if err != nil {
+					return err
+				}
+				sts := sweep.Status(dir, s, staleAfter)
+				if asJSON {
+					if err := printStatusJSON(cmd.OutOrStdout(), dir, sts); err != nil {
+						return err
+					}
+					continue
+				}
+				if i > 0 {
+					fmt.Fprintln(cmd.OutOrStdout())
+				}
+				pr := sweep.ProgressOf(dir, sts)
+				total.Add(pr)
+				printStatus(cmd.OutOrStdout(), dir, s, sts, pr)
 			}
-			sts := sweep.Status(dir, s, staleAfter)
-			if asJSON {
-				return printStatusJSON(cmd.OutOrStdout(), sts)
+			if !asJSON && len(args) > 1 {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nall %d sweeps: %s\n", len(args), total)
 			}
-			printStatus(cmd.OutOrStdout(), dir, s, sts)
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per run")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per run (with its sweep folder)")
 	cmd.Flags().DurationVar(&staleAfter, "stale-after", sweep.DefaultStaleAfter, "a lock from another host without heartbeat for this long counts as abandoned")
 	return cmd
 }
 
-func printStatus(w io.Writer, dir string, s *sweep.Sweep, sts []sweep.RunStatus) {
-	c := sweep.Counts(sts)
+func printStatus(w io.Writer, dir string, s *sweep.Sweep, sts []sweep.RunStatus, pr sweep.Progress) {
 	name := s.Name
 	if name == "" {
 		name = filepath.Base(filepath.Clean(dir))
 	}
-	fmt.Fprintf(w, "sweep %s (%s): %d runs: %d finished, %d running, %d waiting, %d failed\n",
-		name, dir, len(sts), c[sweep.Finished], c[sweep.Running], c[sweep.Waiting], c[sweep.Failed])
+	fmt.Fprintf(w, "sweep %s (%s): %s\n", name, dir, pr)
 	width := len("run")
 	for _, st := range sts {
 		width = max(width, len(st.Name))
@@ -189,9 +207,9 @@ func printStatus(w io.Writer, dir string, s *sweep.Sweep, sts []sweep.RunStatus)
 	}
 }
 
-func printStatusJSON(w io.Writer, sts []sweep.RunStatus) error {
+func printStatusJSON(w io.Writer, dir string, sts []sweep.RunStatus) error {
 	for _, st := range sts {
-		o := map[string]any{"index": st.Index, "run": st.Name, "state": st.State, "step": st.Step, "steps": st.Steps}
+		o := map[string]any{"sweep": dir, "index": st.Index, "run": st.Name, "state": st.State, "step": st.Step, "steps": st.Steps}
 		if st.Error != "" {
 			o["error"] = st.Error
 		}

@@ -67,6 +67,17 @@ func TestSweepCommands(t *testing.T) {
 	if err != nil || strings.Count(out, `"state":"finished"`) != 4 {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
+	// A second sweep folder of the same file with one run left out: the summary
+	// line gives the compute left at the finished runs' cost, and the total.
+	other := filepath.Join(t.TempDir(), "other")
+	if out, err := runCLI("sweep", file, "--out", other, "--shard", "0/4"); err != nil {
+		t.Fatalf("other: %v\n%s", err, out)
+	}
+	out, err = runCLI("sweep", "status", dir, other)
+	if err != nil || !strings.Contains(out, "4 runs: 1 finished, 0 running, 3 waiting, 0 failed; about ") ||
+		!strings.Contains(out, "core-hours left") || !strings.Contains(out, "all 2 sweeps: 8 runs: 5 finished") {
+		t.Fatalf("status of two folders: %v\n%s", err, out)
+	}
 }
 
 // TestSweepBadInput: every bad input is one error line, and nothing is written.
