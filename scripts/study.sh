@@ -32,12 +32,23 @@ alive() { [ -f "$STATE/pgid" ] && kill -0 -- "-$(cat "$STATE/pgid")" 2>/dev/null
 
 case "${1:-status}" in
 run)
-  for name in $(queue); do
-    f=experiments/$name.yaml
-    [ -f "$f" ] || { echo "study: $f missing (listed in $QUEUE)" >&2; exit 1; }
-    echo "== $(date -u +%FT%TZ) $name"
-    # A failed run is retried once on the next start; the queue goes on meanwhile.
-    GOMAXPROCS=$CORES nice -n 19 "$BIN" sweep "$f" --out "results/$name" --parallel "$CORES" || echo "study: $name: sweep exited with $?"
+  # The queue file is read again after every sweep, so sweeps appended to it while
+  # the study runs are taken in turn; each sweep is tried once per start (a failed
+  # run is retried on the next start, the queue goes on meanwhile).
+  tried=" "
+  while :; do
+    next=""
+    for name in $(queue); do
+      case "$tried" in *" $name "*) continue ;; esac
+      next=$name
+      break
+    done
+    [ -n "$next" ] || break
+    tried="$tried$next "
+    f=experiments/$next.yaml
+    if [ ! -f "$f" ]; then echo "study: $f missing (listed in $QUEUE)" >&2; continue; fi
+    echo "== $(date -u +%FT%TZ) $next"
+    GOMAXPROCS=$CORES nice -n 19 "$BIN" sweep "$f" --out "results/$next" --parallel "$CORES" || echo "study: $next: sweep exited with $?"
   done
   echo "== $(date -u +%FT%TZ) queue done"
   ;;
@@ -70,13 +81,17 @@ status)
   for name in $(queue); do [ -d "results/$name" ] || echo "results/$name: not started"; done
   ;;
 commit)
+  # Only finished runs (done.json), and only their compact record: run folders are
+  # git-ignored so that nothing half-made or heavy (checkpoints, TensorBoard) slips in.
   n=0
   for d in results/*/; do
     [ -f "$d/sweep.yaml" ] || continue
     git add "$d/sweep.yaml"
     for r in "$d"*/; do
       [ -f "$r/done.json" ] || continue
-      git add "$r"
+      for f in config.yaml metrics.jsonl results.jsonl spectra.jsonl data.json done.json; do
+        [ -f "$r/$f" ] && git add -f "$r/$f"
+      done
       n=$((n + 1))
     done
   done

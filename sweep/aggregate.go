@@ -244,7 +244,7 @@ func Aggregate(dir string) (*Summary, error) {
 		g.KNNStep, g.KNNMean = meanCurve(curves[g.Name]["knn_acc"], 300)
 		g.AUCStep, g.AUCMean = meanCurve(curves[g.Name]["auc"], 300)
 	}
-	sum.Predictor = fitPredictor(sum.Runs)
+	sum.Predictor = FitPredictor(sum.Runs)
 	return sum, nil
 }
 
@@ -361,10 +361,10 @@ func meanSpectrum(sigmas [][]float64) []float64 {
 	return out
 }
 
-// fitPredictor fits accuracy ~ val_loss + AUC over the runs (linear-probe accuracy
+// FitPredictor fits accuracy ~ val_loss + AUC over the runs (linear-probe accuracy
 // when at least minPredictorRuns runs have it, else k-NN), with leave-one-out
 // errors; nil when too few runs qualify or the fit is singular.
-func fitPredictor(runs []RunResult) *Predictor {
+func FitPredictor(runs []RunResult) *Predictor {
 	obs := func(kind string) []predict.Observation {
 		var o []predict.Observation
 		for _, r := range runs {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/siam-ssl/siam/atomicfile"
+	"github.com/siam-ssl/siam/findings"
 	"github.com/siam-ssl/siam/sweep"
 	"github.com/siam-ssl/siam/train"
 )
@@ -119,7 +121,7 @@ process with GOMAXPROCS = cores / P. See docs/SWEEPS.md.`,
 	f.IntVar(&parallel, "parallel", 1, "runs trained at once on this machine (each gets GOMAXPROCS/P cores)")
 	f.DurationVar(&staleAfter, "stale-after", sweep.DefaultStaleAfter, "a lock without heartbeat for this long is abandoned")
 	f.BoolVar(&dryRun, "dry-run", false, "check the file and list this shard's runs; create nothing")
-	cmd.AddCommand(newSweepStatus(), newSweepRunOne())
+	cmd.AddCommand(newSweepStatus(), newSweepFindings(), newSweepRunOne())
 	return cmd
 }
 
@@ -166,6 +168,59 @@ are committed records, so a fresh clone shows them finished.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per run (with its sweep folder)")
 	cmd.Flags().DurationVar(&staleAfter, "stale-after", sweep.DefaultStaleAfter, "a lock from another host without heartbeat for this long counts as abandoned")
+	return cmd
+}
+
+// newSweepFindings is `siam sweep findings DIR`: the verdict table of the paper's
+// findings from a study's sweep folders.
+func newSweepFindings() *cobra.Command {
+	var md, js, fig string
+	cmd := &cobra.Command{
+		Use:   "findings DIR",
+		Short: "The verdict per finding of the paper, from a study's sweep folders (DIR/c10-1-subsets, ...)",
+		Long: `findings reads the study's sweep folders under DIR (results/ in this repository:
+` + strings.Join([]string{findings.SubsetsSweep, findings.WidthDepthSweep, findings.OrderingsSweep, findings.MethodsSweep}, ", ") + `)
+and prints one row per finding of the paper: the paper's number, our setting, the
+measured contrast (mean ± sd over seeds), the verdict and its figure. The rule:
+` + findings.Rules,
+		Example: `  siam sweep findings results
+  siam sweep findings results --markdown docs/results/findings.md --json docs/results/findings.json --figure docs/results/findings/predictor.svg`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rows, err := findings.Evaluate(args[0])
+			if err != nil {
+				return err
+			}
+			var b strings.Builder
+			if err := findings.WriteMarkdown(&b, rows); err != nil {
+				return err
+			}
+			if md != "" {
+				if err := atomicfile.WriteFile(md, []byte(b.String())); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprint(cmd.OutOrStdout(), b.String())
+			}
+			if js != "" {
+				if err := findings.WriteJSON(js, rows); err != nil {
+					return err
+				}
+			}
+			if fig != "" {
+				if _, err := findings.WritePredictorFigure(args[0], fig); err != nil {
+					return err
+				}
+			}
+			for _, r := range rows {
+				fmt.Fprintf(cmd.ErrOrStderr(), "finding %d: %s (n = %d)\n", r.ID, r.Verdict, r.Seeds)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&md, "markdown", "", "write the table to this file instead of standard output")
+	cmd.Flags().StringVar(&js, "json", "", "also write the rows as JSON to this file")
+	cmd.Flags().StringVar(&fig, "figure", "", "also draw finding 6's pooled predictor (SVG or PNG by extension) to this file")
 	return cmd
 }
 

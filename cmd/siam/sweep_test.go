@@ -155,3 +155,24 @@ func TestSweepBadInput(t *testing.T) {
 		t.Errorf("files added to the foreign folder: %v", entries)
 	}
 }
+
+// TestSweepFindings: the verdict table of a study with no sweep started yet lists
+// all six findings as pending and writes the files it is asked for.
+func TestSweepFindings(t *testing.T) {
+	dir := t.TempDir()
+	md, js := filepath.Join(dir, "f.md"), filepath.Join(dir, "f.json")
+	out, err := runCLI("sweep", "findings", dir, "--markdown", md, "--json", js)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	b, err := os.ReadFile(md)
+	if err != nil || strings.Count(string(b), "pending (n = 0)") != 6 {
+		t.Fatalf("markdown: %v\n%s", err, b)
+	}
+	if st, err := os.Stat(js); err != nil || st.Size() == 0 {
+		t.Fatalf("json: %v", err)
+	}
+	if _, err := runCLI("sweep", "findings"); err == nil {
+		t.Fatal("no folder: no error")
+	}
+}
