@@ -26,7 +26,9 @@ type RunOptions struct {
 	Resume   bool      // continue the run in Dir with its own config
 	Log      io.Writer // progress and messages (nil: discard)
 	Terminal bool      // draw a progress bar instead of periodic lines
-	Monitor  Monitor   // called every MonitorEvery steps (nil: no monitoring)
+	// Device names where the run computes, for its header ("": cpu).
+	Device  string
+	Monitor Monitor // called every MonitorEvery steps (nil: no monitoring)
 	// NewMonitor, when Monitor is nil, builds the monitor from the opened datasets
 	// and the config (e.g. NewMonitor); it is called only when MonitorEvery > 0.
 	NewMonitor MonitorFactory
@@ -198,6 +200,11 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	}
 	defer loader.Close()
 
+	device := o.Device
+	if device == "" {
+		device = "cpu"
+	}
+	writeHeader(log, cfg, trainSet, testSet, m, o.Dir, start, device)
 	prog := newProgress(log, o.Terminal, start, cfg.Steps, cfg.Batch)
 	g := tensor.NewGraph()
 	t0 := time.Now()
