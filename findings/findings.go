@@ -244,6 +244,8 @@ func setting(sum *sweep.Summary, vary string) string {
 		data = "CIFAR-10"
 	case "fashion-mnist":
 		data = "Fashion-MNIST"
+	case ".data/cifar10-10k":
+		data = "CIFAR-10 (10,000-image training set)"
 	}
 	parts := []string{data}
 	if !strings.Contains(vary, "arch") && !strings.Contains(vary, "width") {
