@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/siam-ssl/siam/runlock"
 )
 
 // pngBomb returns a valid-looking PNG of a few hundred bytes whose header
@@ -77,7 +79,8 @@ func siamExec(t *testing.T, env []string, maxRSS int64, args ...string) (out str
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	killed := false
+	killed, late := false, false
+	deadline := time.After(60 * time.Second)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 wait:
@@ -85,6 +88,9 @@ wait:
 		select {
 		case err = <-done:
 			break wait
+		case <-deadline:
+			late = true
+			cmd.Process.Kill()
 		case <-tick.C:
 			if maxRSS > 0 && !killed && procRSS(cmd.Process.Pid) > maxRSS {
 				killed = true
@@ -95,6 +101,9 @@ wait:
 	wall = time.Since(t0)
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		peak = ru.Maxrss * 1024
+	}
+	if late {
+		t.Errorf("siam %s: killed after 60 s", strings.Join(args, " "))
 	}
 	if killed {
 		t.Errorf("siam %s: killed after its memory exceeded %d MB", strings.Join(args, " "), maxRSS>>20)
@@ -157,6 +166,161 @@ func TestTrainRefusesDecompressionBombs(t *testing.T) {
 			}
 			if peak > 200<<20 || wall > 10*time.Second {
 				t.Errorf("peak RSS %d MB, %s: want < 200 MB, < 10 s", peak>>20, wall)
+			}
+		})
+	}
+}
+
+// startSiam starts the siam command (this test binary) in the background; its
+// output goes to a buffer read after Wait.
+func startSiam(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), "SIAM_TEST_MAIN=1")
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd, &buf
+}
+
+// waitFile waits up to 30 s for path to exist.
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	for t0 := time.Now(); time.Since(t0) < 30*time.Second; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s did not appear", path)
+}
+
+// TestOneWriterPerRunFolder: while `siam train` trains a folder, a second
+// `train --out` of the same folder and a `train --resume` of it fail with
+// one error naming the first process's pid, and change nothing; the first
+// run then stops (Ctrl-C) and resumes normally.
+func TestOneWriterPerRunFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the siam command")
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	a, aOut := startSiam(t, "train", "--out", out, "--steps", "100000", "--batch", "8", "--width", "4",
+		"--checkpoint-every", "0", "--log-every", "1", "--workers", "1")
+	waitFile(t, filepath.Join(out, "metrics.jsonl"))
+	cfgBefore, _ := os.ReadFile(filepath.Join(out, "config.yaml"))
+	pid := fmt.Sprintf("pid %d", a.Process.Pid)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"second train --out", []string{"train", "--out", out, "--steps", "7", "--seed", "9", "--width", "4"}},
+		{"train --resume", []string{"train", "--resume", out}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stdout, err, _, _ := siamExec(t, nil, 0, c.args...)
+			if err == nil || !strings.Contains(stdout, pid) {
+				t.Fatalf("want an error naming %s, got %v:\n%s", pid, err, stdout)
+			}
+			if n := strings.Count(strings.TrimSpace(stdout), "\n"); n > 0 {
+				t.Errorf("want one error line, got:\n%s", stdout)
+			}
+		})
+	}
+	if cfg, _ := os.ReadFile(filepath.Join(out, "config.yaml")); !bytes.Equal(cfg, cfgBefore) {
+		t.Fatalf("config.yaml changed under the running train:\n%s", cfg)
+	}
+	a.Process.Signal(os.Interrupt)
+	if err := a.Wait(); err == nil || a.ProcessState.ExitCode() != 130 {
+		t.Fatalf("interrupted train: %v (exit %d)\n%s", err, a.ProcessState.ExitCode(), aOut)
+	}
+	if _, err := os.Stat(filepath.Join(out, "lock")); !os.IsNotExist(err) {
+		t.Fatalf("lock left behind after the run ended: %v", err)
+	}
+}
+
+// TestConcurrentTrainSameFolder: two `siam train --out SAME` started together:
+// never both succeed (the loser fails with one error), and the folder holds
+// one run's files.
+func TestConcurrentTrainSameFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the siam command")
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	args := func(seed string) []string {
+		return []string{"train", "--out", out, "--steps", "30", "--batch", "8", "--width", "4", "--seed", seed, "--log-every", "1", "--workers", "1"}
+	}
+	a, aOut := startSiam(t, args("1")...)
+	b, bOut := startSiam(t, args("2")...)
+	errA, errB := a.Wait(), b.Wait()
+	if (errA == nil) == (errB == nil) {
+		t.Fatalf("want exactly one success: a %v\n%s\nb %v\n%s", errA, aOut, errB, bOut)
+	}
+	loser := bOut
+	if errA != nil {
+		loser = aOut
+	}
+	if !strings.Contains(loser.String(), "pid ") && !strings.Contains(loser.String(), "not empty") {
+		t.Errorf("the second run's error does not say why:\n%s", loser)
+	}
+	lines, _ := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	if n := strings.Count(string(lines), "\n"); n != 30 {
+		t.Errorf("metrics.jsonl has %d lines, want 30 (one run's)", n)
+	}
+}
+
+// TestRunFolderLockAndTemporaries: `train --resume` of a folder whose lock a
+// sweep (here this process) holds fails naming the holder's pid and touches
+// nothing; once it owns the folder, a resume removes the temporary files a
+// killed process left (and keeps the lock's).
+func TestRunFolderLockAndTemporaries(t *testing.T) {
+	cases := []struct {
+		name     string
+		locked   bool
+		wantErr  string
+		tmpGone  bool
+		tmpNames []string
+	}{
+		{"held by a sweep", true, fmt.Sprintf("pid %d", os.Getpid()), false, []string{".checkpoint.safetensors.tmp-123"}},
+		{"stale temporaries", false, "", true, []string{".checkpoint.safetensors.tmp-123", ".config.yaml.tmp-9"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyRun(t)
+			for _, n := range c.tmpNames {
+				if err := os.WriteFile(filepath.Join(dir, n), []byte("torn"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.locked {
+				l, err := runlock.Acquire(filepath.Join(dir, runlock.FileName), 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer l.Release()
+			}
+			_, err := runCLI("train", "--resume", dir)
+			if c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Fatalf("want an error naming %s, got %v", c.wantErr, err)
+			}
+			if c.wantErr == "" && err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range c.tmpNames {
+				_, serr := os.Stat(filepath.Join(dir, n))
+				if gone := os.IsNotExist(serr); gone != c.tmpGone {
+					t.Errorf("%s gone: %v, want %v", n, gone, c.tmpGone)
+				}
 			}
 		})
 	}
