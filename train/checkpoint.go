@@ -43,7 +43,8 @@ var ErrNonFiniteState = errors.New("model state is not finite")
 // RUN_DIR/checkpoint.safetensors. A state with any NaN or Inf (weights, BN
 // statistics, momentum) is refused with ErrNonFiniteState, so the checkpoint on
 // disk always stays the last good one. Entries of extra (e.g. InputMeta) are
-// added to the metadata; they cannot replace the fixed keys.
+// added to the metadata; they cannot replace the fixed keys. The stored
+// config's Workers is always DefaultConfig's (see the comment in the body).
 func SaveCheckpoint(dir string, c Config, step int, m ssl.Method, opt optim.Optimizer, extra ...map[string]string) error {
 	ts := append(ssl.State(m), opt.State()...)
 	for _, t := range ts {
@@ -53,6 +54,10 @@ func SaveCheckpoint(dir string, c Config, step int, m ssl.Method, opt optim.Opti
 			}
 		}
 	}
+	// The worker count cannot change a result (sampling and augmentation are
+	// pure functions of seed, step and index), so it is not part of what a
+	// checkpoint records: the same run with any --workers writes the same file.
+	c.Workers = DefaultConfig().Workers
 	meta := map[string]string{}
 	for _, x := range extra {
 		maps.Copy(meta, x)
