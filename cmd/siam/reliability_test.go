@@ -353,3 +353,28 @@ func TestCheckpointIndependentOfWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroIsNotADefault: a zero that used to mean "the default" silently
+// (eval knn --k 0 ran with 200, --temperature 0 with 0.1, eval linear
+// --epochs 0 with 90) is one clear error naming the flag.
+func TestZeroIsNotADefault(t *testing.T) {
+	run, _ := fixture(t)
+	cases := []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"eval", "knn", "--k", "0"}, "--k"},
+		{[]string{"eval", "knn", "--max-k", "0"}, "--max-k"},
+		{[]string{"eval", "knn", "--temperature", "0"}, "--temperature"},
+		{[]string{"eval", "knn", "--temperature", "NaN"}, "--temperature"},
+		{[]string{"eval", "linear", "--epochs", "0"}, "--epochs"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			_, err := runCLI(append(c.args, "--checkpoint", run)...)
+			if err == nil || !strings.Contains(err.Error(), c.flag) {
+				t.Fatalf("want an error naming %s, got %v", c.flag, err)
+			}
+		})
+	}
+}
