@@ -98,6 +98,9 @@ func ReadCheckpointMeta(dir string) (map[string]*tensor.Tensor, Checkpoint, erro
 	if err != nil {
 		return nil, Checkpoint{}, fmt.Errorf("%s: %w", path, err)
 	}
+	if step > cfg.Steps { // an impossible position, never a finished run
+		return nil, Checkpoint{}, fmt.Errorf("%s: step %d is past the run's %d steps (damaged or edited checkpoint)", path, step, cfg.Steps)
+	}
 	return ts, Checkpoint{Step: step, Config: cfg}, nil
 }
 

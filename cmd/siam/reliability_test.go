@@ -18,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siam-ssl/siam/nn"
 	"github.com/siam-ssl/siam/runlock"
+	"github.com/siam-ssl/siam/tensor"
+	"github.com/siam-ssl/siam/train"
 )
 
 // pngBomb returns a valid-looking PNG of a few hundred bytes whose header
@@ -374,6 +377,38 @@ func TestZeroIsNotADefault(t *testing.T) {
 			_, err := runCLI(append(c.args, "--checkpoint", run)...)
 			if err == nil || !strings.Contains(err.Error(), c.flag) {
 				t.Fatalf("want an error naming %s, got %v", c.flag, err)
+			}
+		})
+	}
+}
+
+// TestImpossibleCheckpointStep: a checkpoint whose metadata claims a step
+// past the run's configured steps (step 500 of 5) is refused naming the
+// step, not taken as a finished run.
+func TestImpossibleCheckpointStep(t *testing.T) {
+	cases := []struct {
+		step string
+		ok   bool
+	}{{"5", true}, {"6", false}, {"500", false}}
+	for _, c := range cases {
+		t.Run("step "+c.step, func(t *testing.T) {
+			dir := copyRun(t)
+			p := filepath.Join(dir, train.CheckpointFile)
+			ts, meta, err := nn.LoadTensors(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta["step"] = c.step
+			var list []*tensor.Tensor
+			for _, v := range ts {
+				list = append(list, v)
+			}
+			if err := nn.SaveTensors(p, list, meta); err != nil {
+				t.Fatal(err)
+			}
+			_, err = runCLI("train", "--resume", dir)
+			if c.ok != (err == nil) || (!c.ok && !strings.Contains(err.Error(), c.step)) {
+				t.Fatalf("step %s: %v", c.step, err)
 			}
 		})
 	}
