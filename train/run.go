@@ -225,6 +225,9 @@ func run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 			return nil, err
 		default:
 			start = ck.Step
+			if !ck.Verified {
+				fmt.Fprintf(log, "resume: %s has no tensor checksums (written by an older siam); its data is not verified\n", o.Dir)
+			}
 		}
 		if start >= cfg.Steps {
 			sum.StartStep, sum.Step, sum.AlreadyDone = start, start, true
