@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/siam-ssl/siam/runlock"
 	"github.com/siam-ssl/siam/ssl"
 	"github.com/siam-ssl/siam/tensor"
+	"gopkg.in/yaml.v3"
 )
 
 // RunOptions says where a run lives and how it reports.
@@ -224,6 +227,9 @@ func run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		case err != nil:
 			return nil, err
 		default:
+			if d := configMismatch(cfg, ck.Config); len(d) > 0 {
+				return nil, fmt.Errorf("resume %s: %s differs from the configuration stored in the checkpoint (%s); config.yaml was edited: restore it, or train a new run", o.Dir, ConfigFile, strings.Join(d, ", "))
+			}
 			start = ck.Step
 			if !ck.Verified {
 				fmt.Fprintf(log, "resume: %s has no tensor checksums (written by an older siam); its data is not verified\n", o.Dir)
@@ -369,6 +375,26 @@ func run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	sum.Elapsed = time.Since(t0)
 	sum.ImagesPerS = float64((cfg.Steps-start)*cfg.Batch) / sum.Elapsed.Seconds()
 	return sum, nil
+}
+
+// resumeFree are the config keys that may differ between config.yaml and the
+// checkpoint on resume: they never change what is trained (workers) or are
+// the monitoring and alarm settings --resume may change.
+var resumeFree = map[string]bool{"workers": true, "monitor_every": true, "alarm_auc": true, "alarm_rankme": true, "alarm_action": true}
+
+// configMismatch names the keys (with both values) in which a and b differ,
+// apart from resumeFree.
+func configMismatch(a, b Config) []string {
+	var ma, mb map[string]any
+	yaml.Unmarshal(a.YAML(), &ma)
+	yaml.Unmarshal(b.YAML(), &mb)
+	var d []string
+	for _, k := range slices.Sorted(maps.Keys(ma)) {
+		if !resumeFree[k] && fmt.Sprint(ma[k]) != fmt.Sprint(mb[k]) {
+			d = append(d, fmt.Sprintf("%s: %v in %s, %v in the checkpoint", k, ma[k], ConfigFile, mb[k]))
+		}
+	}
+	return d
 }
 
 // ownFiles drops the run lock's own files from a folder listing.

@@ -452,3 +452,37 @@ func TestCheckpointIntegrity(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeRefusesEditedConfig: resuming after seed, lr, order or steps was
+// edited in config.yaml is refused naming the key (the checkpoint keeps the
+// configuration it was trained with); workers may change.
+func TestResumeRefusesEditedConfig(t *testing.T) {
+	cases := []struct {
+		key, from, to string
+		ok            bool
+	}{
+		{"seed", "seed: 1\n", "seed: 7\n", false},
+		{"lr", "lr: 0.5\n", "lr: 0.25\n", false},
+		{"order", "order: multi\n", "order: single\n", false},
+		{"steps", "steps: 5\n", "steps: 50\n", false},
+		{"workers", "workers: 1\n", "workers: 2\n", true},
+	}
+	for _, c := range cases {
+		t.Run(c.key, func(t *testing.T) {
+			dir := copyRun(t)
+			p := filepath.Join(dir, train.ConfigFile)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(b, []byte(c.from)) {
+				t.Fatalf("config.yaml lacks %q:\n%s", c.from, b)
+			}
+			os.WriteFile(p, bytes.Replace(b, []byte(c.from), []byte(c.to), 1), 0o644)
+			_, err = runCLI("train", "--resume", dir)
+			if c.ok != (err == nil) || (!c.ok && !strings.Contains(err.Error(), c.key+":")) {
+				t.Fatalf("edited %s: %v", c.key, err)
+			}
+		})
+	}
+}
