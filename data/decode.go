@@ -8,6 +8,7 @@ import (
 	"image/draw"
 	"image/png"
 	"math"
+	"sync/atomic"
 
 	"github.com/siam-ssl/siam/data/internal/jpeg"
 
@@ -16,10 +17,34 @@ import (
 	_ "golang.org/x/image/webp" // registers WebP
 )
 
-// MaxImagePixels bounds the width x height of a file a streamed dataset
-// decodes; larger headers are treated as unreadable files (a decompression
-// bomb must not take the memory of every worker).
+// MaxImagePixels is the default bound on the width x height of an image file
+// that any decode path (streamed, in memory, packing) decodes; larger headers
+// are treated as unreadable files before any pixel memory is allocated (a
+// decompression bomb must not take the memory of every worker). The bound is
+// changed with SetMaxImagePixels.
 const MaxImagePixels = 1 << 27
+
+// maxPixels is the bound in force (0: MaxImagePixels).
+var maxPixels atomic.Int64
+
+// SetMaxImagePixels sets the largest width x height an image file may claim
+// in its header (n <= 0 restores MaxImagePixels) and returns the previous bound.
+func SetMaxImagePixels(n int64) (previous int64) {
+	if n <= 0 {
+		n = 0
+	}
+	previous = ImagePixelLimit()
+	maxPixels.Store(n)
+	return previous
+}
+
+// ImagePixelLimit returns the largest width x height an image file may claim.
+func ImagePixelLimit() int64 {
+	if n := maxPixels.Load(); n > 0 {
+		return n
+	}
+	return MaxImagePixels
+}
 
 // plane is one channel of a decoded image: w x h bytes, rows stride apart,
 // with fx (fy) plane pixels per image pixel horizontally (vertically): 1 for
@@ -56,7 +81,9 @@ type decoded struct {
 }
 
 // imageHeader returns the format ("jpeg", "png", ...) and size of an encoded
-// image without decoding its pixels.
+// image without decoding its pixels; an empty image or one claiming more
+// than ImagePixelLimit pixels is an error. Every decode path calls it before
+// it allocates.
 func imageHeader(raw []byte) (format string, w, h int, err error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(raw))
 	if err != nil {
@@ -65,8 +92,8 @@ func imageHeader(raw []byte) (format string, w, h int, err error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return "", 0, 0, fmt.Errorf("empty %s image (%dx%d)", format, cfg.Width, cfg.Height)
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
-		return "", 0, 0, fmt.Errorf("%s image %dx%d is larger than %d pixels", format, cfg.Width, cfg.Height, MaxImagePixels)
+	if lim := ImagePixelLimit(); int64(cfg.Width)*int64(cfg.Height) > lim {
+		return "", 0, 0, fmt.Errorf("%s image %dx%d is larger than %d pixels (the limit, see --max-image-pixels)", format, cfg.Width, cfg.Height, lim)
 	}
 	return format, cfg.Width, cfg.Height, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -237,7 +238,13 @@ func loadFolderIndex(root string, classes []string, cacheDir string, log io.Writ
 	paths := cachePaths(root, cacheDir)
 	for _, p := range paths {
 		x, err := readFolderIndex(p, root)
-		if err != nil || !x.current(classes, present) {
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				fmt.Fprintf(log, "imagefolder: cached index %s is not usable (%v); rebuilding it\n", p, err)
+			}
+			continue
+		}
+		if !x.current(classes, present) {
 			continue
 		}
 		return x, nil
@@ -311,6 +318,41 @@ func (x *folderIndex) write(w io.Writer) error {
 }
 
 // readFolderIndex parses a cache file written by write.
+// checkRel reports why rel is not a clean slash-separated path inside a
+// split folder of the form the index builder writes: relative, no empty, "."
+// or ".." element, no hidden element.
+func checkRel(rel string) error {
+	if rel == "" || path.IsAbs(rel) || !filepath.IsLocal(filepath.FromSlash(rel)) {
+		return errors.New("not a path inside the split folder")
+	}
+	for _, e := range strings.Split(rel, "/") {
+		if e == "" || e == "." || e == ".." || strings.HasPrefix(e, ".") {
+			return fmt.Errorf("path element %q", e)
+		}
+	}
+	return nil
+}
+
+// checkEntry reports why rel, labelled class, cannot be an entry of a cached
+// index: it must be a clean path inside the split (checkRel), below the
+// folder of its own class, in a folder the index stamps (so a change to it
+// is seen), with an image extension.
+func checkEntry(rel, class string, dirs map[string]bool) error {
+	if err := checkRel(rel); err != nil {
+		return fmt.Errorf("index: entry %q: %v", rel, err)
+	}
+	if first, _, _ := strings.Cut(rel, "/"); first != class {
+		return fmt.Errorf("index: entry %q is labelled %q but lies outside that class folder", rel, class)
+	}
+	if !dirs[path.Dir(rel)] {
+		return fmt.Errorf("index: entry %q lies in a folder the index does not list", rel)
+	}
+	if !imageExts[strings.ToLower(path.Ext(rel))] {
+		return fmt.Errorf("index: entry %q is not a .jpg, .jpeg or .png file", rel)
+	}
+	return nil
+}
+
 func readFolderIndex(path, root string) (*folderIndex, error) {
 	return readIndexFile(path, func(r io.Reader) (*folderIndex, error) { return parseFolderIndex(r, root) })
 }
@@ -387,7 +429,14 @@ func parseFolderIndex(r io.Reader, root string) (*folderIndex, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkRel(rel); err != nil {
+			return nil, fmt.Errorf("index: folder %q: %v", rel, err)
+		}
 		x.dirs = append(x.dirs, dirStamp{rel: rel, mtime: t})
+	}
+	dirs := make(map[string]bool, len(x.dirs))
+	for _, d := range x.dirs {
+		dirs[d.rel] = true
 	}
 	if n, err = count("files"); err != nil {
 		return nil, err
@@ -406,6 +455,9 @@ func parseFolderIndex(r io.Reader, root string) (*folderIndex, error) {
 		}
 		if lab < 0 || int(lab) >= len(x.classes) {
 			return nil, fmt.Errorf("index: label %d outside [0,%d)", lab, len(x.classes))
+		}
+		if err := checkEntry(rel, x.classes[lab], dirs); err != nil {
+			return nil, err
 		}
 		names.WriteString(rel)
 		if names.Len() > 1<<32-1 {

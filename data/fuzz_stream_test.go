@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -74,6 +75,8 @@ func FuzzIndexCache(f *testing.F) {
 	writePlain(&sb, sx.write)
 	f.Add(sb.Bytes())
 	f.Add([]byte(indexMagic + "\nclasses 1\n\"a\"\ndirs 0\nfiles 1\n5 \"a/x.jpg\"\nend\n"))
+	f.Add([]byte(indexMagic + "\nclasses 1\n\"a\"\ndirs 1\n5 \"a\"\nfiles 1\n0 \"a/x.jpg\"\nend\n"))
+	f.Add([]byte(indexMagic + "\nclasses 2\n\"a\"\n\"b\"\ndirs 2\n5 \"a\"\n6 \"b\"\nfiles 2\n0 \"a/../../x.jpg\"\n0 \"b/y.png\"\nend\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if x, err := parseFolderIndex(bytes.NewReader(b), "root"); err == nil {
 			if len(x.offs) != x.len()+1 {
@@ -83,7 +86,10 @@ func FuzzIndexCache(f *testing.F) {
 				if x.offs[i] > x.offs[i+1] || int(x.offs[i+1]) > len(x.names) || x.labels[i] >= len(x.classes) {
 					t.Fatalf("bad entry %d", i)
 				}
-				_ = x.rel(i)
+				rel := x.rel(i)
+				if !filepath.IsLocal(filepath.FromSlash(rel)) || !strings.HasPrefix(rel, x.classes[x.labels[i]]+"/") {
+					t.Fatalf("entry %d %q (label %d) accepted outside its class folder", i, rel, x.labels[i])
+				}
 			}
 		}
 		if x, err := parseShardIndex(bytes.NewReader(b), []string{"s.tar"}); err == nil {

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -253,12 +254,15 @@ func decodeSkipping(name string, files []string, labels []int, classes []string,
 // decodeInto decodes the file at path, resizes its centre square into dst
 // and writes dst's R, G, B planes into chw.
 func decodeInto(path string, dst *image.RGBA, chw []uint8) error {
-	f, err := os.Open(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("imagefolder: %w", err)
 	}
-	defer f.Close()
-	src, _, err := image.Decode(f)
+	// The header first: its size bounds what decoding allocates.
+	if _, _, _, err := imageHeader(raw); err != nil {
+		return fmt.Errorf("imagefolder: %s: cannot decode image: %w", path, err)
+	}
+	src, _, err := image.Decode(bytes.NewReader(raw))
 	if err != nil {
 		return fmt.Errorf("imagefolder: %s: cannot decode image: %w", path, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/siam-ssl/siam/atomicfile"
+	"github.com/siam-ssl/siam/runlock"
 )
 
 // Files of a sweep folder and of its run folders (besides a run's own
@@ -21,7 +22,7 @@ const (
 	// with its SHA-256; it pins the folder to that sweep.
 	RecordFile = "sweep.yaml"
 	// LockFile is RUN/lock while a process trains or evaluates the run.
-	LockFile = "lock"
+	LockFile = runlock.FileName
 	// ErrorFile is RUN/error.txt: the last failure, its first line the error.
 	ErrorFile = "error.txt"
 	// DoneFile is RUN/done.json, written when training and every evaluation are done.

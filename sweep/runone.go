@@ -119,7 +119,7 @@ func runLocked(ctx context.Context, rd string, s *Sweep, p Point, o RunOptions) 
 	default:
 		return err
 	}
-	sum, err := train.Run(ctx, p.Config, train.RunOptions{Dir: rd, Resume: true, Log: log, Terminal: o.Terminal,
+	sum, err := train.Run(ctx, p.Config, train.RunOptions{Dir: rd, Resume: true, Locked: true, Log: log, Terminal: o.Terminal,
 		NewMonitor: train.NewMonitor, OnStep: o.OnStep})
 	if err != nil {
 		return err

@@ -228,11 +228,11 @@ func TestDistillResumeAfterTeacherChanged(t *testing.T) {
 		t.Fatalf("want ErrInterrupted, got %v", err)
 	}
 	tc := tinyConfig()
-	tc.Steps = 4 // one more teacher step
-	if err := os.WriteFile(filepath.Join(teacher, ConfigFile), tc.YAML(), 0o644); err != nil {
+	tc.Steps = 4 // the teacher retrained, one step longer (editing its config.yaml is refused on resume)
+	if err := os.RemoveAll(teacher); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(context.Background(), Config{}, RunOptions{Dir: teacher, Resume: true}); err != nil {
+	if _, err := Run(context.Background(), tc, RunOptions{Dir: teacher}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = Run(context.Background(), Config{}, RunOptions{Dir: student, Resume: true})

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/siam-ssl/siam/atomicfile"
@@ -16,8 +19,10 @@ import (
 	_ "github.com/siam-ssl/siam/data/embedded" // Data "" trains on the embedded set
 	"github.com/siam-ssl/siam/optim"
 	"github.com/siam-ssl/siam/order"
+	"github.com/siam-ssl/siam/runlock"
 	"github.com/siam-ssl/siam/ssl"
 	"github.com/siam-ssl/siam/tensor"
+	"gopkg.in/yaml.v3"
 )
 
 // RunOptions says where a run lives and how it reports.
@@ -39,6 +44,10 @@ type RunOptions struct {
 	// continues; only the monitoring and alarm settings may change (they do not
 	// touch training), and config.yaml is rewritten to record them.
 	ResumeOverride func(*Config)
+	// Locked says the caller already holds Dir's run lock (runlock, RUN/lock),
+	// as sweep.RunPoint does; otherwise Run takes it for the whole run, so a
+	// second process training the same folder fails naming this one's pid.
+	Locked bool
 }
 
 // Monitor measures the model during training (collapse, k-NN); it returns the
@@ -83,13 +92,75 @@ func (m Metrics) MarshalJSON() ([]byte, error) { return marshalMetrics(m) }
 // checkpointing atomically, and returns when the configured steps are done, the
 // context is cancelled (ErrInterrupted, after a checkpoint) or the loss stops
 // being finite (an error naming the step; the last good checkpoint is kept).
-func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
+//
+// Run owns the run folder while it works: it takes the folder's lock (unless
+// o.Locked) and removes the stale temporary files a killed process left.
+// A new run that fails before writing its config removes the folder it made.
+func Run(ctx context.Context, cfg Config, o RunOptions) (sum *Summary, err error) {
+	if o.Dir == "" {
+		return nil, errors.New("train: no run folder (--out)")
+	}
+	if o.Locked {
+		cleanTemporaries(o.Dir, o.Log)
+		return run(ctx, cfg, o)
+	}
+	created := false
+	if o.Resume {
+		if _, err := os.Stat(o.Dir); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+	} else if _, err := os.Stat(o.Dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+			return nil, err
+		}
+		created = true
+	}
+	lock, err := runlock.Acquire(filepath.Join(o.Dir, runlock.FileName), 0)
+	if err != nil {
+		if created {
+			os.Remove(o.Dir)
+		}
+		if errors.Is(err, runlock.ErrBusy) {
+			return nil, fmt.Errorf("run folder %s is in use by another process: %w", o.Dir, err)
+		}
+		return nil, err
+	}
+	defer func() {
+		lock.Release()
+		if err != nil && created {
+			if _, serr := os.Stat(filepath.Join(o.Dir, ConfigFile)); errors.Is(serr, os.ErrNotExist) {
+				os.RemoveAll(o.Dir) // only what this failed start made
+			}
+		}
+	}()
+	cleanTemporaries(o.Dir, o.Log)
+	return run(ctx, cfg, o)
+}
+
+// cleanTemporaries removes the temporary files (".NAME.tmp-*", atomicfile's)
+// that a process killed mid-write left in a run folder; the caller holds the
+// folder's lock, so no live writer owns them. Lock files are left alone.
+func cleanTemporaries(dir string, log io.Writer) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !strings.HasPrefix(n, ".") || !strings.Contains(n, ".tmp-") || strings.HasPrefix(n, "."+runlock.FileName) {
+			continue
+		}
+		if os.Remove(filepath.Join(dir, n)) == nil && log != nil {
+			fmt.Fprintf(log, "removed %s, a temporary file an interrupted process left\n", filepath.Join(dir, n))
+		}
+	}
+}
+
+// run is Run once the folder is owned.
+func run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	log := o.Log
 	if log == nil {
 		log = io.Discard
-	}
-	if o.Dir == "" {
-		return nil, errors.New("train: no run folder (--out)")
 	}
 	start := 0
 	if o.Resume {
@@ -103,7 +174,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		if err := applyResumeOverride(o, &cfg); err != nil {
 			return nil, err
 		}
-	} else if entries, err := os.ReadDir(o.Dir); err == nil && len(entries) > 0 {
+	} else if entries, err := os.ReadDir(o.Dir); err == nil && len(ownFiles(entries)) > 0 {
 		return nil, fmt.Errorf("run folder %s exists and is not empty (use --resume %s to continue it)", o.Dir, o.Dir)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -158,7 +229,13 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 		case err != nil:
 			return nil, err
 		default:
+			if d := configMismatch(cfg, ck.Config); len(d) > 0 {
+				return nil, fmt.Errorf("resume %s: %s differs from the configuration stored in the checkpoint (%s); config.yaml was edited: restore it, or train a new run", o.Dir, ConfigFile, strings.Join(d, ", "))
+			}
 			start = ck.Step
+			if !ck.Verified {
+				fmt.Fprintf(log, "resume: %s has no tensor checksums (written by an older siam); its data is not verified\n", o.Dir)
+			}
 		}
 		if start >= cfg.Steps {
 			sum.StartStep, sum.Step, sum.AlreadyDone = start, start, true
@@ -305,6 +382,37 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (*Summary, error) {
 	sum.Elapsed = time.Since(t0)
 	sum.ImagesPerS = float64((cfg.Steps-start)*cfg.Batch) / sum.Elapsed.Seconds()
 	return sum, nil
+}
+
+// resumeFree are the config keys that may differ between config.yaml and the
+// checkpoint on resume: they never change what is trained (workers) or are
+// the monitoring and alarm settings --resume may change.
+var resumeFree = map[string]bool{"workers": true, "monitor_every": true, "alarm_auc": true, "alarm_rankme": true, "alarm_action": true}
+
+// configMismatch names the keys (with both values) in which a and b differ,
+// apart from resumeFree.
+func configMismatch(a, b Config) []string {
+	var ma, mb map[string]any
+	yaml.Unmarshal(a.YAML(), &ma)
+	yaml.Unmarshal(b.YAML(), &mb)
+	var d []string
+	for _, k := range slices.Sorted(maps.Keys(ma)) {
+		if !resumeFree[k] && fmt.Sprint(ma[k]) != fmt.Sprint(mb[k]) {
+			d = append(d, fmt.Sprintf("%s: %v in %s, %v in the checkpoint", k, ma[k], ConfigFile, mb[k]))
+		}
+	}
+	return d
+}
+
+// ownFiles drops the run lock's own files from a folder listing.
+func ownFiles(entries []os.DirEntry) []os.DirEntry {
+	var out []os.DirEntry
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), runlock.FileName) && !strings.HasPrefix(e.Name(), "."+runlock.FileName) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // AppendJSONL appends one JSON object as a line to path (metrics, spectra and

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"time"
 
@@ -112,6 +113,16 @@ monitoring (--k neighbours, weights exp(sim/T)).`,
 			if samples < 0 {
 				return fmt.Errorf("--train-samples %d < 0", samples)
 			}
+			// Zero is not "the default" here: it would silently run another setting.
+			if maxK < 1 {
+				return fmt.Errorf("--max-k %d < 1", maxK)
+			}
+			if wk < 1 {
+				return fmt.Errorf("--k %d < 1", wk)
+			}
+			if !(temp > 0) || math.IsInf(temp, 0) {
+				return fmt.Errorf("--temperature %v must be a positive number", temp)
+			}
 			r, err := ef.load(cmd)
 			if err != nil {
 				return err
@@ -170,6 +181,9 @@ Keep --lr the same for every model you compare (docs/EVAL.md).`,
   siam eval linear --checkpoint runs/multi --epochs 90 --batch 256`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Epochs < 1 { // zero is not "the default": it would silently train 90 epochs
+				return fmt.Errorf("--epochs %d < 1", o.Epochs)
+			}
 			r, err := ef.load(cmd)
 			if err != nil {
 				return err

@@ -13,6 +13,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/siam-ssl/siam/data"
 )
 
 func main() {
@@ -39,7 +41,15 @@ evaluates them (k-NN, linear probe) and predicts downstream accuracy without lab
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&deviceFlag, "device", "auto", "where to compute: auto, cpu, cuda or cuda:N (auto uses the CPU unless a usable GPU backend is found)")
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return resolveDevice(cmd, cmd.ErrOrStderr()) }
+	var maxPixels int64
+	root.PersistentFlags().Int64Var(&maxPixels, "max-image-pixels", data.MaxImagePixels, "largest width x height an image file may claim in its header; larger files are skipped as unreadable before decoding (decompression bombs)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if maxPixels <= 0 {
+			return fmt.Errorf("--max-image-pixels must be positive, got %d", maxPixels)
+		}
+		data.SetMaxImagePixels(maxPixels)
+		return resolveDevice(cmd, cmd.ErrOrStderr())
+	}
 	root.AddCommand(newDemo(), newTrain(), newCollapse(), newEmbed(), newEval(), newPredict(), newSweep(), newReport(), newBench(), newData(), newDevices())
 	return root
 }
