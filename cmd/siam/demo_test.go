@@ -11,7 +11,7 @@ import (
 // use fails before the first run trains, and leaves no folder.
 func TestDemoChecksEveryRunFirst(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "demo")
-	_, err := runCLI("demo", "--steps", "3", "--out", out)
+	_, err := runCLI("demo", "--steps", "3", "--orders", "multi,hybrid", "--out", out)
 	if err == nil || !strings.Contains(err.Error(), "hybrid") || !strings.Contains(err.Error(), "steps >= chunks") {
 		t.Fatalf("want the hybrid run's ordering error, got %v", err)
 	}
