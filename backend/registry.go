@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Opener makes a backend from options (see Options); Register files one under a
@@ -21,7 +22,7 @@ var (
 	mu      sync.RWMutex
 	openers = map[string]Opener{}
 	opened  = map[string]Backend{}
-	deflt   Backend
+	deflt   atomic.Pointer[Backend] // lock-free: Default is read once per op in places
 )
 
 // Register makes a backend available under name. It panics when the name is
@@ -88,31 +89,19 @@ func OpenWith(name string, opts Options) (Backend, error) {
 
 // SetDefault makes b the backend that Default returns: what tensor graphs, optim,
 // eval and collapse compute on unless told otherwise. `--device` sets it.
-func SetDefault(b Backend) {
-	mu.Lock()
-	deflt = b
-	mu.Unlock()
-}
+func SetDefault(b Backend) { deflt.Store(&b) }
 
 // Default returns the backend set by SetDefault, or else the "cpu" backend
 // (registered by backend/cpu, which package tensor imports). It panics when
 // neither exists, which a program that imports tensor cannot reach.
 func Default() Backend {
-	mu.RLock()
-	b := deflt
-	mu.RUnlock()
-	if b != nil {
-		return b
+	if p := deflt.Load(); p != nil {
+		return *p
 	}
 	b, err := Open("cpu")
 	if err != nil {
 		panic(err)
 	}
-	mu.Lock()
-	if deflt == nil {
-		deflt = b
-	}
-	b = deflt
-	mu.Unlock()
-	return b
+	deflt.CompareAndSwap(nil, &b)
+	return *deflt.Load()
 }
