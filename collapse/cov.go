@@ -4,7 +4,8 @@ import (
 	"math"
 	"unsafe"
 
-	"github.com/siam-ssl/siam/kernels"
+	"github.com/siam-ssl/siam/backend"
+	_ "github.com/siam-ssl/siam/backend/cpu" // the default backend
 	"github.com/siam-ssl/siam/parallel"
 )
 
@@ -56,7 +57,8 @@ func covariance32[T Float](x []T, n, d int, mean, invNorm []float64) []float64 {
 			for i0 := 0; i0 < d; i0 += covPanel {
 				i1 := min(i0+covPanel, d)
 				// C[i0:i1, i0:d] = A[:, i0:i1]^T A[:, i0:d]
-				kernels.Sgemm(true, false, i1-i0, d-i0, rows, 1, buf[i0:], d, buf[i0:], d, 0, c[i0*d+i0:], d)
+				be().Gemm(backend.GemmParams{TransA: true, M: i1 - i0, N: d - i0, K: rows, Alpha: 1, LDA: d, LDB: d, LDC: d},
+					backend.HostBuffer(buf[i0:]), backend.HostBuffer(buf[i0:]), backend.HostBuffer(c[i0*d+i0:]))
 				for i := i0; i < i1; i++ {
 					a, cr := acc[i*d+i:(i+1)*d], c[i*d+i:(i+1)*d]
 					for j, v := range cr {
@@ -102,14 +104,14 @@ func gram[T Float](x []T, rows, d int, sc, mean, acc []float64) {
 	var z T
 	switch any(z).(type) {
 	case float32:
-		kernels.Dgram32(rows, d, any(x).([]float32), d, sc, mean, acc, d)
+		backend.Default().Gram32(rows, d, any(x).([]float32), d, sc, mean, acc, d)
 	case float64:
-		kernels.Dgram64(rows, d, any(x).([]float64), d, sc, mean, acc, d)
+		backend.Default().Gram64(rows, d, any(x).([]float64), d, sc, mean, acc, d)
 	default: // a named type: same memory layout as its underlying float
 		if unsafe.Sizeof(z) == 4 {
-			kernels.Dgram32(rows, d, unsafe.Slice((*float32)(unsafe.Pointer(&x[0])), len(x)), d, sc, mean, acc, d)
+			backend.Default().Gram32(rows, d, unsafe.Slice((*float32)(unsafe.Pointer(&x[0])), len(x)), d, sc, mean, acc, d)
 		} else {
-			kernels.Dgram64(rows, d, unsafe.Slice((*float64)(unsafe.Pointer(&x[0])), len(x)), d, sc, mean, acc, d)
+			backend.Default().Gram64(rows, d, unsafe.Slice((*float64)(unsafe.Pointer(&x[0])), len(x)), d, sc, mean, acc, d)
 		}
 	}
 }
@@ -169,12 +171,12 @@ func covarianceFused(x []float32, n, d int, normalize bool) (cov []float64, st *
 	nb := (n + covGrain - 1) / covGrain
 	w := parallel.Workers()
 	accs := make([][]float64, w)
-	sts := make([]*kernels.DgramStats, w)
+	sts := make([]*backend.GramStats, w)
 	parallel.ForWorker(nb, func(wk, blo, bhi int) {
 		lo, hi := blo*covGrain, min(bhi*covGrain, n)
 		acc := make([]float64, d*d)
-		s := &kernels.DgramStats{Sum: make([]float64, d), S1: make([]float64, d), S2: make([]float64, d)}
-		kernels.Dgram32Stats(hi-lo, d, x[lo*d:hi*d], d, normalize, shift, acc, d, s)
+		s := &backend.GramStats{Sum: make([]float64, d), S1: make([]float64, d), S2: make([]float64, d)}
+		backend.Default().Gram32Stats(hi-lo, d, x[lo*d:hi*d], d, normalize, shift, acc, d, s)
 		accs[wk], sts[wk] = acc, s
 	})
 	cov = sumAccs(accs, d)
@@ -218,3 +220,7 @@ func asFloat32[T Float](x []T) []float32 {
 	}
 	return unsafe.Slice((*float32)(unsafe.Pointer(&x[0])), len(x))
 }
+
+// be returns the backend collapse computes on (backend.Default: the CPU unless
+// --device chose another).
+func be() backend.Backend { return backend.Default() }

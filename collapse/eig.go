@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/parallel"
 	lapack "gonum.org/v1/gonum/lapack/gonum"
 	"gonum.org/v1/gonum/mat"
@@ -110,7 +109,7 @@ func tridiagonalize(a []float64, n int) (diag, off []float64) {
 	}
 	for k := 0; k < n-2; k++ {
 		row := a[k*n+k : (k+1)*n]
-		kernels.Drank2Dot(row, vp[k:], wp[k:], vp[k], wp[k], vp[k:])
+		be().Rank2Dot(row, vp[k:], wp[k:], vp[k], wp[k], vp[k:])
 		diag[k] = row[0]
 		x := row[1:] // column k below the diagonal, by symmetry
 		m := n - k - 1
@@ -141,7 +140,7 @@ func tridiagonalize(a []float64, n int) (diag, off []float64) {
 				r[0] = x0
 				s := x0 * v[i]
 				if len(r) > 1 {
-					s += kernels.Drank2Symv(r[1:], vp[i+1:], wp[i+1:], ai, bi, v[i+1:], v[i], acc[i+1:])
+					s += be().Rank2Symv(r[1:], vp[i+1:], wp[i+1:], ai, bi, v[i+1:], v[i], acc[i+1:])
 				}
 				acc[i] += s
 			}
@@ -173,7 +172,7 @@ func tridiagonalize(a []float64, n int) (diag, off []float64) {
 		for i := range pp {
 			pp[i] *= tau
 		}
-		c := -0.5 * tau * kernels.Ddot(pp, vv)
+		c := -0.5 * tau * be().Ddot(pp, vv)
 		for i := range pp {
 			pp[i] += c * vv[i]
 		}
@@ -182,7 +181,7 @@ func tridiagonalize(a []float64, n int) (diag, off []float64) {
 	}
 	for i := n - 2; i < n; i++ {
 		r := a[i*n+i : (i+1)*n]
-		kernels.Drank2Dot(r, vp[i:], wp[i:], vp[i], wp[i], vp[i:])
+		be().Rank2Dot(r, vp[i:], wp[i:], vp[i], wp[i], vp[i:])
 	}
 	diag[n-2] = a[(n-2)*n+n-2]
 	off[n-2] = a[(n-2)*n+n-1]

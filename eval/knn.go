@@ -6,7 +6,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/siam-ssl/siam/kernels"
+	"github.com/siam-ssl/siam/backend"
 	"github.com/siam-ssl/siam/parallel"
 )
 
@@ -19,8 +19,8 @@ const (
 	// DefaultTemperature is T in the weights exp(sim/T) of the weighted vote.
 	DefaultTemperature = 0.1
 	// DefaultChunk is how many queries one worker of the search takes at a time
-	// (kernels.DefaultNearestChunk): it bounds each worker's similarity scratch.
-	DefaultChunk = kernels.DefaultNearestChunk
+	// (backend/cpu's default): it bounds each worker's similarity scratch.
+	DefaultChunk = 256
 )
 
 // ErrKNN is wrapped by every argument error of this file (dimension mismatch, empty
@@ -268,11 +268,11 @@ func NormalizeRows(x []float32, dim int) error {
 	return nil
 }
 
-// Neighbors is the top-K key list of every query (kernels.Neighbors): for query
+// Neighbors is the top-K key list of every query (backend.Neighbors): for query
 // q, Index[q*K:(q+1)*K] and Sim[q*K:(q+1)*K] hold the K keys with the largest
 // similarity, in decreasing similarity (equal similarities: smaller key index
 // first).
-type Neighbors = kernels.Neighbors
+type Neighbors = backend.Neighbors
 
 // NearestNeighbors returns the k keys with the largest dot product for every query
 // (cosine similarity when the rows are L2-normalised, as KNN makes them), ranked by
@@ -281,7 +281,7 @@ type Neighbors = kernels.Neighbors
 // screening with exact re-ranking where the CPU has AVX512-BF16), which the ssl
 // methods share (NNSiam's support-queue lookup); errors here wrap ErrKNN.
 func NearestNeighbors(queries, keys []float32, dim, k, chunk int) (*Neighbors, error) {
-	nb, err := kernels.NearestNeighbors(queries, keys, dim, k, chunk)
+	nb, err := backend.Default().Nearest(backend.Dot, backend.HostBuffer(queries), backend.HostBuffer(keys), dim, k, chunk)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrKNN, err)
 	}

@@ -5,7 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/siam-ssl/siam/kernels"
+	"github.com/siam-ssl/siam/backend"
 	"github.com/siam-ssl/siam/tensor"
 )
 
@@ -133,7 +133,7 @@ func (m *NNSiam) Neighbours(g *tensor.Graph, z1, z2 *tensor.Tensor) (*tensor.Ten
 		return bad, bad
 	}
 	m.keys = append(append(m.keys[:0], z1.Data...), z2.Data...)
-	nb, err := kernels.NearestL2(m.keys, m.Queue.Data, p, 1, 0)
+	nb, err := g.Backend().Nearest(backend.L2, backend.HostBuffer(m.keys), backend.HostBuffer(m.Queue.Data), p, 1, 0)
 	if err != nil {
 		bad := g.Failf("nnsiam", []*tensor.Tensor{z1, z2}, "%v", err)
 		return bad, bad

@@ -3,7 +3,6 @@ package tensor
 import (
 	"math"
 
-	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/parallel"
 )
 
@@ -150,15 +149,11 @@ func (g *Graph) attention(a attnPlan, q, k, v attnOperand, packed, shared bool) 
 				p = probs[u*pn : (u+1)*pn]
 			}
 			// S = scale * Q_h K_h^T  [Nq, Nk]
-			mmGemm(par, false, true, a.Nq, a.Nk, hd, scale,
+			g.mmGemm(par, false, true, a.Nq, a.Nk, hd, scale,
 				q.at(qd, b, a.Nq, h, hd), q.ld, k.at(kd, b, a.Nk, h, hd), k.ld, 0, p, a.Nk)
-			for r := 0; r < a.Nq; r++ {
-				row := p[r*a.Nk : (r+1)*a.Nk]
-				s := kernels.ExpShift(row, row, kernels.Max(row))
-				kernels.Scale(1/s, row)
-			}
+			g.be.SoftmaxRows(hb(p[:a.Nq*a.Nk]), a.Nq, a.Nk)
 			// O_h = P V_h  [Nq, hd], into columns h*hd of out
-			mmGemm(par, false, false, a.Nq, hd, a.Nk, 1,
+			g.mmGemm(par, false, false, a.Nq, hd, a.Nk, 1,
 				p, a.Nk, v.at(vd, b, a.Nk, h, hd), v.ld, 0, od[b*a.Nq*a.D+h*hd:], a.D)
 		}
 	})
@@ -190,28 +185,28 @@ func (g *Graph) attention(a attnPlan, q, k, v attnOperand, packed, shared bool) 
 				p := probs[u*pn : (u+1)*pn]
 				dO := gy[b*a.Nq*a.D+h*hd:]
 				if gv.buf != nil { // dV_h = P^T dO_h  [Nk, hd]
-					mmGemm(par, true, false, a.Nk, hd, a.Nq, 1,
+					g.mmGemm(par, true, false, a.Nk, hd, a.Nq, 1,
 						p, a.Nk, dO, a.D, gv.beta, v.at(gv.buf, b, a.Nk, h, hd), v.ld)
 				}
 				if gq.buf == nil && gk.buf == nil {
 					continue
 				}
 				// dP = dO_h V_h^T  [Nq, Nk], then dS = P (dP - rowsum(dP P)) in place
-				mmGemm(par, false, true, a.Nq, a.Nk, hd, 1,
+				g.mmGemm(par, false, true, a.Nq, a.Nk, hd, 1,
 					dO, a.D, v.at(vd, b, a.Nk, h, hd), v.ld, 0, dp, a.Nk)
 				for r := 0; r < a.Nq; r++ {
 					pr, dr := p[r*a.Nk:(r+1)*a.Nk], dp[r*a.Nk:(r+1)*a.Nk]
-					dot := kernels.Dot(dr, pr)
+					dot := g.be.Dot(hb(dr), hb(pr))
 					for j, pv := range pr {
 						dr[j] = pv * (dr[j] - dot)
 					}
 				}
 				if gq.buf != nil { // dQ_h = scale dS K_h  [Nq, hd]
-					mmGemm(par, false, false, a.Nq, hd, a.Nk, scale,
+					g.mmGemm(par, false, false, a.Nq, hd, a.Nk, scale,
 						dp, a.Nk, k.at(kd, b, a.Nk, h, hd), k.ld, gq.beta, q.at(gq.buf, b, a.Nq, h, hd), q.ld)
 				}
 				if gk.buf != nil { // dK_h = scale dS^T Q_h  [Nk, hd]
-					mmGemm(par, true, false, a.Nk, hd, a.Nq, scale,
+					g.mmGemm(par, true, false, a.Nk, hd, a.Nq, scale,
 						dp, a.Nk, q.at(qd, b, a.Nq, h, hd), q.ld, gk.beta, k.at(gk.buf, b, a.Nk, h, hd), k.ld)
 				}
 			}

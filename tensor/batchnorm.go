@@ -3,7 +3,6 @@ package tensor
 import (
 	"math"
 
-	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/parallel"
 )
 
@@ -179,7 +178,7 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 				o, sc, sh := od[i*c+c0:i*c+c1], sc[:len(row)], sh[:len(row)]
 				if relu {
 					for j, v := range row {
-						o[j] = kernels.ReLUScalar(v*sc[j] + sh[j])
+						o[j] = reluScalar(v*sc[j] + sh[j])
 					}
 				} else {
 					for j, v := range row {
@@ -196,7 +195,7 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 			for ch := c0; ch < c1; ch++ {
 				if useBatch {
 					k := xd[ch*s]
-					sum, sq := kernels.ChannelSumsPlanes(xd[ch*s:], n, s, c*s, k)
+					sum, sq := g.be.ChannelSums(hb(xd[ch*s:]), n, s, c*s, k)
 					finish(ch, k, sum, sq)
 				} else {
 					evalStats(ch)
@@ -205,9 +204,9 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 				for i := range n {
 					off := (i*c + ch) * s
 					if relu {
-						kernels.ScaleShiftReLU(od[off:off+s], xd[off:off+s], sc, sh)
+						g.be.ScaleShift(hb(od[off:off+s]), hb(xd[off:off+s]), sc, sh, true)
 					} else {
-						kernels.ScaleShift(od[off:off+s], xd[off:off+s], sc, sh)
+						g.be.ScaleShift(hb(od[off:off+s]), hb(xd[off:off+s]), sc, sh, false)
 					}
 				}
 			}
@@ -258,7 +257,7 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 						for j, v := range row {
 							d, cv := dr[j], v-mu[j]
 							if relu {
-								d = kernels.MaskPos(d, v*sc[j]+sh[j])
+								d = maskPos(d, v*sc[j]+sh[j])
 								dr[j] = d
 							}
 							sg[j] += float64(d)
@@ -279,7 +278,7 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 					for j, v := range row {
 						d := dr[j]
 						if relu && !needRed {
-							d = kernels.MaskPos(d, v*sc[j]+sh[j])
+							d = maskPos(d, v*sc[j]+sh[j])
 						}
 						r := kc[j]*d + pc[j]*v + qc[j]
 						if accX {
@@ -302,9 +301,9 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 						off := (i*c + ch) * s
 						var a, q float64
 						if relu {
-							a, q = kernels.BNBackwardReduceReLU(gy[off:off+s], xd[off:off+s], mu, sc, sh)
+							a, q = g.be.BNBackwardReduce(hb(gy[off:off+s]), hb(xd[off:off+s]), mu, true, sc, sh)
 						} else {
-							a, q = kernels.BNBackwardReduce(gy[off:off+s], xd[off:off+s], mu)
+							a, q = g.be.BNBackwardReduce(hb(gy[off:off+s]), hb(xd[off:off+s]), mu, false, 0, 0)
 						}
 						sg += a
 						sgx += q
@@ -320,9 +319,9 @@ func (g *Graph) batchNorm(op string, x *Tensor, bn *BatchNorm, relu bool) *Tenso
 					case relu && !needRed:
 						bnBwdScaleReLU(gx[off:off+s], gy[off:off+s], xd[off:off+s], sc, sh, k, accX)
 					case useBatch && accX:
-						kernels.BNBackwardApplyAdd(gx[off:off+s], gy[off:off+s], xd[off:off+s], k, p, q)
+						g.be.BNBackwardApply(hb(gx[off:off+s]), hb(gy[off:off+s]), hb(xd[off:off+s]), k, p, q, true)
 					case useBatch:
-						kernels.BNBackwardApply(gx[off:off+s], gy[off:off+s], xd[off:off+s], k, p, q)
+						g.be.BNBackwardApply(hb(gx[off:off+s]), hb(gy[off:off+s]), hb(xd[off:off+s]), k, p, q, false)
 					default:
 						scaleInto(gx[off:off+s], gy[off:off+s], k, accX)
 					}

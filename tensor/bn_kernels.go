@@ -1,6 +1,25 @@
 package tensor
 
-import "github.com/siam-ssl/siam/kernels"
+import "math"
+
+// reluScalar returns max(v, 0) through the sign bit (negative values and -0
+// become +0), the scalar twin of the backend's ReLU.
+func reluScalar(v float32) float32 {
+	b := math.Float32bits(v)
+	if int32(b) < 0 {
+		b = 0
+	}
+	return math.Float32frombits(b)
+}
+
+// maskPos returns d where y > 0 and 0 elsewhere: the scalar ReLU gradient mask.
+func maskPos(d, y float32) float32 {
+	b := math.Float32bits(d)
+	if !(y > 0) {
+		b = 0
+	}
+	return math.Float32frombits(b)
+}
 
 // Inner loops of the batch-norm family (BatchNorm, BatchNormReLU, AddReLU, ReLU).
 // The hot passes (statistics, normalise, the backward reduction and apply, the
@@ -25,13 +44,13 @@ func bnBwdScaleReLU(dx, dy, x []float32, sc, sh, k float32, acc bool) {
 			v := x[i : i+4 : i+4]
 			d := dy[i : i+4 : i+4]
 			o := dx[i : i+4 : i+4]
-			o[0] += k * kernels.MaskPos(d[0], float32(v[0]*sc)+sh)
-			o[1] += k * kernels.MaskPos(d[1], float32(v[1]*sc)+sh)
-			o[2] += k * kernels.MaskPos(d[2], float32(v[2]*sc)+sh)
-			o[3] += k * kernels.MaskPos(d[3], float32(v[3]*sc)+sh)
+			o[0] += k * maskPos(d[0], float32(v[0]*sc)+sh)
+			o[1] += k * maskPos(d[1], float32(v[1]*sc)+sh)
+			o[2] += k * maskPos(d[2], float32(v[2]*sc)+sh)
+			o[3] += k * maskPos(d[3], float32(v[3]*sc)+sh)
 		}
 		for ; i < n; i++ {
-			dx[i] += k * kernels.MaskPos(dy[i], float32(x[i]*sc)+sh)
+			dx[i] += k * maskPos(dy[i], float32(x[i]*sc)+sh)
 		}
 		return
 	}
@@ -39,13 +58,13 @@ func bnBwdScaleReLU(dx, dy, x []float32, sc, sh, k float32, acc bool) {
 		v := x[i : i+4 : i+4]
 		d := dy[i : i+4 : i+4]
 		o := dx[i : i+4 : i+4]
-		o[0] = k * kernels.MaskPos(d[0], float32(v[0]*sc)+sh)
-		o[1] = k * kernels.MaskPos(d[1], float32(v[1]*sc)+sh)
-		o[2] = k * kernels.MaskPos(d[2], float32(v[2]*sc)+sh)
-		o[3] = k * kernels.MaskPos(d[3], float32(v[3]*sc)+sh)
+		o[0] = k * maskPos(d[0], float32(v[0]*sc)+sh)
+		o[1] = k * maskPos(d[1], float32(v[1]*sc)+sh)
+		o[2] = k * maskPos(d[2], float32(v[2]*sc)+sh)
+		o[3] = k * maskPos(d[3], float32(v[3]*sc)+sh)
 	}
 	for ; i < n; i++ {
-		dx[i] = k * kernels.MaskPos(dy[i], float32(x[i]*sc)+sh)
+		dx[i] = k * maskPos(dy[i], float32(x[i]*sc)+sh)
 	}
 }
 

@@ -3,7 +3,7 @@ package tensor
 import (
 	"math"
 
-	"github.com/siam-ssl/siam/kernels"
+	"github.com/siam-ssl/siam/backend"
 )
 
 // ConvBNReLUEval computes ReLU(BatchNorm(Conv2d(x, w, nil, o))) (ReLU only when relu
@@ -43,7 +43,7 @@ func (g *Graph) convBNEval(op string, x, w *Tensor, o ConvOpts, bn *BatchNorm, r
 	if bn == nil || bn.RunningMean == nil || bn.RunningVar == nil {
 		return g.Fail(op, "batch norm with running statistics required", x, w)
 	}
-	l, ok := g.convCheck(op, x, w, nil, o)
+	cp, ok := g.convCheck(op, x, w, nil, o)
 	if !ok {
 		return g.dead
 	}
@@ -53,8 +53,8 @@ func (g *Graph) convBNEval(op string, x, w *Tensor, o ConvOpts, bn *BatchNorm, r
 			return g.Failf(op, []*Tensor{x, w, t}, "batch norm parameter has %d values for %d output channels", t.Numel(), k)
 		}
 	}
-	if res != nil && !SameShape(res.shape, []int{l.n, k, l.ho, l.wo}) {
-		return g.Failf(op, []*Tensor{x, w, res}, "residual shape %v != output shape [%d %d %d %d]", res.shape, l.n, k, l.ho, l.wo)
+	if res != nil && !SameShape(res.shape, []int{cp.N, k, cp.OutH, cp.OutW}) {
+		return g.Failf(op, []*Tensor{x, w, res}, "residual shape %v != output shape [%d %d %d %d]", res.shape, cp.N, k, cp.OutH, cp.OutW)
 	}
 	if !g.noGrad {
 		for _, t := range []*Tensor{x, w, bn.Weight, bn.Bias, res} {
@@ -65,7 +65,7 @@ func (g *Graph) convBNEval(op string, x, w *Tensor, o ConvOpts, bn *BatchNorm, r
 		}
 	}
 	shift := g.Scratch(k)
-	kd := l.kdim()
+	kd := cp.C * cp.R * cp.S
 	ws := g.Scratch(len(w.Data)) // weights with the scale folded in
 	for i := range k {
 		sc := 1 / math.Sqrt(float64(bn.RunningVar.Data[i])+float64(bn.Eps))
@@ -79,13 +79,13 @@ func (g *Graph) convBNEval(op string, x, w *Tensor, o ConvOpts, bn *BatchNorm, r
 		shift[i] = float32(sh)
 		row := ws[i*kd : (i+1)*kd]
 		copy(row, w.Data[i*kd:(i+1)*kd])
-		kernels.Scale(float32(sc), row)
+		g.be.Scale(float32(sc), hb(row))
 	}
-	ep := &convEpilogue{shift: shift, relu: relu}
+	ep := backend.ConvEpilogue{Shift: hb(shift), ReLU: relu}
 	if res != nil {
-		ep.res = res.Data
+		ep.Residual = hb(res.Data)
 	}
-	out := g.Alloc(l.n, k, l.ho, l.wo)
-	l.forward(x.Data, ws, k, out.Data, false, ep)
+	out := g.Alloc(cp.N, k, cp.OutH, cp.OutW)
+	g.be.ConvForward(cp, hb(x.Data), hb(ws), ep, hb(out.Data), false)
 	return out
 }

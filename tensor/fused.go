@@ -1,7 +1,6 @@
 package tensor
 
 import (
-	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/parallel"
 )
 
@@ -20,7 +19,7 @@ func (g *Graph) AddReLU(a, b *Tensor) *Tensor {
 	out := g.Alloc(a.shape...)
 	ad, bd, od := a.Data, b.Data, out.Data
 	parallel.ForGrain(len(od), 1<<15, func(lo, hi int) {
-		kernels.AddReLU(od[lo:hi], ad[lo:hi], bd[lo:hi])
+		g.be.AddReLU(hb(od[lo:hi]), hb(ad[lo:hi]), hb(bd[lo:hi]))
 	})
 	g.Record(out, func() {
 		gy := out.Grad
@@ -40,13 +39,13 @@ func (g *Graph) AddReLU(a, b *Tensor) *Tensor {
 			switch {
 			case ga != nil && gb != nil && !accA && !accB:
 				// Both fresh: one pass, two writes.
-				kernels.ReLUMaskGradPair(ga[lo:hi], gb[lo:hi], gy[lo:hi], od[lo:hi])
+				g.be.ReLUMaskGradPair(hb(ga[lo:hi]), hb(gb[lo:hi]), hb(gy[lo:hi]), hb(od[lo:hi]))
 			default:
 				if ga != nil {
-					maskInto(ga[lo:hi], gy[lo:hi], od[lo:hi], accA)
+					g.maskInto(ga[lo:hi], gy[lo:hi], od[lo:hi], accA)
 				}
 				if gb != nil {
-					maskInto(gb[lo:hi], gy[lo:hi], od[lo:hi], accB)
+					g.maskInto(gb[lo:hi], gy[lo:hi], od[lo:hi], accB)
 				}
 			}
 		})

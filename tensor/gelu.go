@@ -1,7 +1,6 @@
 package tensor
 
 import (
-	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/parallel"
 )
 
@@ -21,7 +20,7 @@ func (g *Graph) GELU(x *Tensor) *Tensor {
 	out := g.Alloc(x.shape...)
 	xd, od := x.Data, out.Data
 	parallel.ForGrain(len(xd), 1<<14, func(lo, hi int) {
-		kernels.GELU(od[lo:hi], xd[lo:hi])
+		g.be.GELU(hb(od[lo:hi]), hb(xd[lo:hi]))
 	})
 	g.Record(out, func() {
 		if !x.requiresGrad {
@@ -30,7 +29,7 @@ func (g *Graph) GELU(x *Tensor) *Tensor {
 		gy := out.Grad
 		gx, fresh := g.gradOut(x)
 		parallel.ForGrain(len(xd), 1<<14, func(lo, hi int) {
-			kernels.GELUGrad(gx[lo:hi], gy[lo:hi], xd[lo:hi], !fresh)
+			g.be.GELUGrad(hb(gx[lo:hi]), hb(gy[lo:hi]), hb(xd[lo:hi]), !fresh)
 		})
 	}, x)
 	return out

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/siam-ssl/siam/backend"
+	_ "github.com/siam-ssl/siam/backend/cpu" // the default backend
 )
 
 // Graph records the operations of one forward pass on a tape so Backward can run
@@ -16,6 +19,7 @@ type Graph struct {
 	noGrad bool
 	err    error
 	dead   *Tensor
+	be     backend.Backend // what the ops compute on (a host backend: see NewGraphOn)
 }
 
 type tapeEntry struct {
@@ -23,10 +27,25 @@ type tapeEntry struct {
 	back func()
 }
 
-// NewGraph returns an empty graph that records gradients.
-func NewGraph() *Graph {
-	return &Graph{dead: &Tensor{shape: []int{0}}}
+// NewGraph returns an empty graph that records gradients and computes on
+// backend.Default() (the CPU unless --device chose another).
+func NewGraph() *Graph { return NewGraphOn(backend.Default()) }
+
+// NewGraphOn returns an empty graph whose ops compute on b. The graph's tensors
+// keep their values in host memory between ops, so b must be a host backend
+// (b.IsHost()); NewGraphOn panics otherwise, as a programming error.
+func NewGraphOn(b backend.Backend) *Graph {
+	if !b.IsHost() {
+		panic("tensor: backend " + b.Name() + " is not a host backend; tensor graphs need host buffers")
+	}
+	return &Graph{dead: &Tensor{shape: []int{0}}, be: b}
 }
+
+// Backend returns the backend the graph computes on.
+func (g *Graph) Backend() backend.Backend { return g.be }
+
+// hb wraps a host slice as a backend buffer (no copy, no allocation).
+func hb(s []float32) backend.Buffer { return backend.HostBuffer(s) }
 
 // SetNoGrad switches recording off (true) or on. With recording off ops only compute
 // values: the evaluation mode for feature extraction, k-NN and collapse analysis.

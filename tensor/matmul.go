@@ -1,7 +1,7 @@
 package tensor
 
 import (
-	"github.com/siam-ssl/siam/kernels"
+	"github.com/siam-ssl/siam/backend"
 	"github.com/siam-ssl/siam/parallel"
 )
 
@@ -10,31 +10,11 @@ import (
 // beta = 1; forward outputs start zeroed (or holding the bias) so the result does not
 // depend on how a kernel treats beta = 0 with an uninitialised C.
 
-// mmParFlops is the m*n*k size from which one product is split across the cores.
-const mmParFlops = 1 << 16
-
 // mmGemm runs one GEMM on one core (par false) or, when par and the product is
 // large enough, on all of them. Empty products only apply beta.
-func mmGemm(par, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 {
-		if beta != 1 {
-			for i := range m {
-				row := c[i*ldc : i*ldc+n]
-				for j := range row {
-					row[j] *= beta
-				}
-			}
-		}
-		return
-	}
-	if par && m*n*k >= mmParFlops {
-		kernels.SgemmPar(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-	} else {
-		kernels.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-	}
+func (g *Graph) mmGemm(par, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	g.be.Gemm(backend.GemmParams{TransA: transA, TransB: transB, M: m, N: n, K: k, Alpha: alpha, Beta: beta,
+		LDA: lda, LDB: ldb, LDC: ldc, Parallel: par}, hb(a), hb(b), hb(c))
 }
 
 // MatMul multiplies 2-D a [M,K] by b [K,N] into [M,N].
@@ -50,14 +30,14 @@ func (g *Graph) MatMul(a, b *Tensor) *Tensor {
 		return g.Failf("matmul", []*Tensor{a, b}, "inner dimensions %d != %d", K, b.shape[0])
 	}
 	out := g.Zeros(M, N)
-	mmGemm(true, false, false, M, N, K, 1, a.Data, K, b.Data, N, 0, out.Data, N)
+	g.mmGemm(true, false, false, M, N, K, 1, a.Data, K, b.Data, N, 0, out.Data, N)
 	g.Record(out, func() {
 		gy := out.Grad
 		if a.requiresGrad { // da += dy b^T
-			mmGemm(true, false, true, M, K, N, 1, gy, N, b.Data, N, 1, g.GradOf(a), K)
+			g.mmGemm(true, false, true, M, K, N, 1, gy, N, b.Data, N, 1, g.GradOf(a), K)
 		}
 		if b.requiresGrad { // db += a^T dy
-			mmGemm(true, true, false, K, N, M, 1, a.Data, K, gy, N, 1, g.GradOf(b), N)
+			g.mmGemm(true, true, false, K, N, M, 1, a.Data, K, gy, N, 1, g.GradOf(b), N)
 		}
 	}, a, b)
 	return out
@@ -96,20 +76,20 @@ func (g *Graph) BatchedMatMul(a, b *Tensor) *Tensor {
 	ad, bd, od := a.Data, b.Data, out.Data
 	sa, sb, so := M*K, K*N, M*N
 	batches(func(i int, par bool) {
-		mmGemm(par, false, false, M, N, K, 1, ad[i*sa:], K, bd[i*sb:], N, 0, od[i*so:], N)
+		g.mmGemm(par, false, false, M, N, K, 1, ad[i*sa:], K, bd[i*sb:], N, 0, od[i*so:], N)
 	})
 	g.Record(out, func() {
 		gy := out.Grad
 		if a.requiresGrad {
 			ga := g.GradOf(a)
 			batches(func(i int, par bool) {
-				mmGemm(par, false, true, M, K, N, 1, gy[i*so:], N, bd[i*sb:], N, 1, ga[i*sa:], K)
+				g.mmGemm(par, false, true, M, K, N, 1, gy[i*so:], N, bd[i*sb:], N, 1, ga[i*sa:], K)
 			})
 		}
 		if b.requiresGrad {
 			gb := g.GradOf(b)
 			batches(func(i int, par bool) {
-				mmGemm(par, true, false, K, N, M, 1, ad[i*sa:], K, gy[i*so:], N, 1, gb[i*sb:], N)
+				g.mmGemm(par, true, false, K, N, M, 1, ad[i*sa:], K, gy[i*so:], N, 1, gb[i*sb:], N)
 			})
 		}
 	}, a, b)
@@ -148,21 +128,21 @@ func (g *Graph) Linear(x, w, b *Tensor) *Tensor {
 	} else {
 		clear(od)
 	}
-	mmGemm(true, false, true, N, nOut, in, 1, x.Data, in, w.Data, in, 1, od, nOut)
+	g.mmGemm(true, false, true, N, nOut, in, 1, x.Data, in, w.Data, in, 1, od, nOut)
 	g.Record(out, func() {
 		gy := out.Grad
 		if x.requiresGrad { // dx += dy w
-			mmGemm(true, false, false, N, in, nOut, 1, gy, nOut, w.Data, in, 1, g.GradOf(x), in)
+			g.mmGemm(true, false, false, N, in, nOut, 1, gy, nOut, w.Data, in, 1, g.GradOf(x), in)
 		}
 		if w.requiresGrad { // dw += dy^T x
-			mmGemm(true, true, false, nOut, in, N, 1, gy, nOut, x.Data, in, 1, g.GradOf(w), in)
+			g.mmGemm(true, true, false, nOut, in, N, 1, gy, nOut, x.Data, in, 1, g.GradOf(w), in)
 		}
 		if b != nil && b.requiresGrad { // db += column sums of dy
 			gb := g.GradOf(b)
 			parallel.ForGrain(nOut, max(1, ewGrain/max(N, 1)), func(lo, hi int) {
 				d := gb[lo:hi]
 				for r := range N {
-					kernels.Add(d, d, gy[r*nOut+lo:r*nOut+hi])
+					g.be.Add(hb(d), hb(d), hb(gy[r*nOut+lo:r*nOut+hi]))
 				}
 			})
 		}

@@ -3,7 +3,6 @@ package tensor
 import (
 	"math"
 
-	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/parallel"
 )
 
@@ -171,7 +170,7 @@ func (g *Graph) GlobalAvgPool(x *Tensor) *Tensor {
 	xd, od := x.Data, out.Data
 	parallel.ForGrain(n*c, poolGrain(hw), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			od[pl] = kernels.Sum(xd[pl*hw:(pl+1)*hw]) * inv
+			od[pl] = g.be.Sum(hb(xd[pl*hw:(pl+1)*hw])) * inv
 		}
 	})
 	g.Record(out, func() {
@@ -181,9 +180,31 @@ func (g *Graph) GlobalAvgPool(x *Tensor) *Tensor {
 		gx, gy := g.GradOf(x), out.Grad
 		parallel.ForGrain(n*c, poolGrain(hw), func(lo, hi int) {
 			for pl := lo; pl < hi; pl++ {
-				addConst(gx[pl*hw:(pl+1)*hw], gy[pl]*inv)
+				g.addConst(gx[pl*hw:(pl+1)*hw], gy[pl]*inv)
 			}
 		})
 	}, x)
 	return out
+}
+
+// onesBlock is a block of ones for addConst.
+var onesBlock = func() []float32 {
+	o := make([]float32, 256)
+	for i := range o {
+		o[i] = 1
+	}
+	return o
+}()
+
+// addConst adds c to every element of x (as axpy with a vector of ones, so it runs
+// on the backend's vector kernel; x + c*1 is exactly x + c).
+func (g *Graph) addConst(x []float32, c float32) {
+	if c == 0 {
+		return
+	}
+	for len(x) > 0 {
+		n := min(len(x), len(onesBlock))
+		g.be.Axpy(c, hb(onesBlock[:n]), hb(x[:n]))
+		x = x[n:]
+	}
 }

@@ -1,7 +1,6 @@
 package tensor
 
 import (
-	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/parallel"
 )
 
@@ -17,7 +16,7 @@ func (g *Graph) ReLU(x *Tensor) *Tensor {
 	out := g.Alloc(x.shape...)
 	xd, od := x.Data, out.Data
 	parallel.ForGrain(len(xd), 1<<15, func(lo, hi int) {
-		kernels.ReLUBits(od[lo:hi], xd[lo:hi])
+		g.be.ReLU(hb(od[lo:hi]), hb(xd[lo:hi]))
 	})
 	g.Record(out, func() {
 		if !x.requiresGrad {
@@ -26,7 +25,7 @@ func (g *Graph) ReLU(x *Tensor) *Tensor {
 		gy := out.Grad
 		gx, fresh := g.gradOut(x)
 		parallel.ForGrain(len(od), 1<<15, func(lo, hi int) {
-			maskInto(gx[lo:hi], gy[lo:hi], od[lo:hi], !fresh)
+			g.maskInto(gx[lo:hi], gy[lo:hi], od[lo:hi], !fresh)
 		})
 	}, x)
 	return out
@@ -35,10 +34,10 @@ func (g *Graph) ReLU(x *Tensor) *Tensor {
 // maskInto writes (acc: adds) dx = dy where y > 0, 0 elsewhere. y must be a ReLU
 // output (every value +0 or positive): the overwrite form then works on bit
 // patterns alone (kernels.ReLUMaskGrad).
-func maskInto(dx, dy, y []float32, acc bool) {
+func (g *Graph) maskInto(dx, dy, y []float32, acc bool) {
 	if acc {
-		kernels.ReLUMaskGradAdd(dx, dy, y)
+		g.be.ReLUMaskGrad(hb(dx), hb(dy), hb(y), true)
 	} else {
-		kernels.ReLUMaskGrad(dx, dy, y)
+		g.be.ReLUMaskGrad(hb(dx), hb(dy), hb(y), false)
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	cpubackend "github.com/siam-ssl/siam/backend/cpu"
 	"github.com/siam-ssl/siam/internal/cputime"
-	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/nn"
 	"github.com/siam-ssl/siam/optim"
 	"github.com/siam-ssl/siam/ssl"
@@ -123,7 +123,7 @@ func BenchStep(c BenchConfig) (BenchResult, error) {
 	return BenchResult{
 		Engine: "siam", Method: m.Name(), Arch: c.Arch, Width: c.Width, Size: c.Size, Channels: c.Channels, Batch: c.Batch, Threads: threads,
 		StepSMedian: round(med, 4), StepCPUSMedian: round(cpu[len(cpu)/2], 4), ImagesPerS: round(float64(c.Batch)/med, 1),
-		GFLOPs: round(gf, 1), PeakGFLOPsPerCore: round(kernels.PeakPerCore(), 1), PeakPct: round(100*gf/(kernels.PeakPerCore()*float64(threads)), 1),
+		GFLOPs: round(gf, 1), PeakGFLOPsPerCore: round(cpubackend.PeakPerCore(), 1), PeakPct: round(100*gf/(cpubackend.PeakPerCore()*float64(threads)), 1),
 		FLOPsPerStep: flops, Loss: round(loss, 5), PeakRSSMiB: round(PeakRSSMiB(), 1),
 		ArenaMiB: round(float64(g.ArenaBytes())/(1<<20), 1),
 	}, nil

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/siam-ssl/siam/kernels"
+	"github.com/siam-ssl/siam/backend/cpu"
 	"github.com/siam-ssl/siam/nn"
 	"github.com/siam-ssl/siam/tensor"
 )
@@ -109,7 +109,7 @@ func BenchEmbed(c EmbedConfig) (EmbedResult, error) {
 	flops := bb.FLOPs(c.Size, c.Size)
 	threads := runtime.GOMAXPROCS(0)
 	gf := flops * float64(c.Batch) / med / 1e9
-	peak := kernels.PeakPerCore()
+	peak := cpu.PeakPerCore()
 	return EmbedResult{
 		Bench: "embed", Engine: "siam", Width: c.Width, Size: c.Size, Channels: c.Channels, Batch: c.Batch,
 		Threads: threads, FeatureDim: bb.FeatureDim(),

@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/siam-ssl/siam/backend/cpu"
 	"github.com/siam-ssl/siam/collapse"
 	"github.com/siam-ssl/siam/data"
 	"github.com/siam-ssl/siam/eval"
-	"github.com/siam-ssl/siam/kernels"
 )
 
 // writeJSONLine prints v as one JSON line on w.
@@ -55,13 +55,13 @@ func newBenchGEMM() *cobra.Command {
 				if t < 1 {
 					return fmt.Errorf("--threads %d < 1", t)
 				}
-				for _, r := range kernels.BenchGEMM(kernels.DefaultGEMMShapes(), t, minTime) {
+				for _, r := range cpu.BenchGEMM(cpu.DefaultGEMMShapes(), t, minTime) {
 					impl = r.Impl
 					rows = append(rows, row{r.Shape.Name, r.Shape.M, r.Shape.N, r.Shape.K, r.Threads, r.Seconds, r.GFLOPS, r.PctPeak})
 				}
 			}
 			return writeJSONLine(cmd.OutOrStdout(), map[string]any{"bench": "gemm", "engine": "siam", "impl": impl,
-				"peak_gflops_per_core": kernels.PeakPerCore(), "peak_source": "measured FMA loop (kernels.MeasureFMAPeak)", "results": rows})
+				"peak_gflops_per_core": cpu.PeakPerCore(), "peak_source": "measured FMA loop (kernels.MeasureFMAPeak)", "results": rows})
 		},
 	}
 	f := cmd.Flags()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/siam-ssl/siam/backend"
 	"github.com/siam-ssl/siam/kernels/cuda"
 )
 
@@ -67,9 +68,12 @@ system folders, asks the driver for its devices, and prints what it found.`,
 					errText = p.Err.Error()
 				}
 				b, _ := json.MarshalIndent(map[string]any{"driver_library": p.Driver, "driver_version": p.Version,
-					"devices": p.Devices, "libraries": libs, "error": errText}, "", "  ")
+					"devices": p.Devices, "libraries": libs, "error": errText, "backends": registeredBackends()}, "", "  ")
 				fmt.Fprintln(out, string(b))
 				return nil
+			}
+			for _, b := range registeredBackends() {
+				fmt.Fprintf(out, "backend %-5s %s\n", b["name"], b["describe"])
 			}
 			for _, f := range p.Libs {
 				where := f.Path
@@ -92,4 +96,20 @@ system folders, asks the driver for its devices, and prints what it found.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// registeredBackends lists the compute backends registered in this binary
+// (backend.Names) with their one-line description, for `siam devices`.
+func registeredBackends() []map[string]string {
+	var out []map[string]string
+	for _, n := range backend.Names() {
+		d := "cannot open"
+		if b, err := backend.Open(n); err == nil {
+			d = b.Describe()
+		} else {
+			d += ": " + err.Error()
+		}
+		out = append(out, map[string]string{"name": n, "describe": d})
+	}
+	return out
 }

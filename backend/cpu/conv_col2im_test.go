@@ -1,4 +1,4 @@
-package tensor
+package cpu
 
 import "testing"
 
@@ -14,7 +14,7 @@ func TestCol2imStride2Exact(t *testing.T) {
 				if ho <= 0 || wo <= 0 {
 					continue
 				}
-				l := lowering{n: 1, cin: 2, hin: h, win: w, r: r, s: r, stride: 2, padH: pad, padW: pad, ho: ho, wo: wo}
+				l := lowering{n: 1, cin: 2, hin: h, win: w, r: r, s: r, stride: 2, padH: pad, padW: pad, ho: ho, wo: wo, pol: &defaultPolicy}
 				p := ho * wo
 				ld := p + 3
 				col := make([]float32, l.kdim()*ld)

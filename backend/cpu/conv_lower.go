@@ -1,4 +1,4 @@
-package tensor
+package cpu
 
 import (
 	"sync"
@@ -42,16 +42,14 @@ import (
 // (84-90 vs 64 at 64 channels 32x32, 48 vs 24 at 16 channels); per-tap views for
 // the weight gradient lost to the column matrix (47-65 vs 69-85).
 
-// convTargetCols is the column count (G*P) a lowered GEMM aims for: below it, images
-// are grouped. A variable so benchmarks and tests can vary it.
-var convTargetCols = 256
-
-// convGroup returns how many images of p output pixels each lowered GEMM takes.
-func convGroup(p, n int) int {
-	if p >= convTargetCols {
+// convGroup returns how many images of p output pixels each lowered GEMM takes
+// (see ConvPolicy.TargetCols).
+func (l *lowering) convGroup(p, n int) int {
+	tc := l.pol.TargetCols
+	if p >= tc {
 		return 1
 	}
-	g := (convTargetCols + p - 1) / p
+	g := (tc + p - 1) / p
 	// Keep at least one group per worker.
 	if per := (n + parallel.Workers() - 1) / parallel.Workers(); g > per {
 		g = per
@@ -72,6 +70,7 @@ const (
 	bufWtap        // per-tap weights
 	bufDY          // gathered output gradients
 	bufPart        // weight-gradient partial sums
+	bufFlip        // flipped, channel-transposed kernels of a stride-1 input gradient
 	bufRoles
 )
 
@@ -239,6 +238,7 @@ type lowering struct {
 	r, s, stride     int
 	padH, padW       int
 	ho, wo           int
+	pol              *ConvPolicy // the lowering choices (never nil once made by Backend)
 }
 
 func (l *lowering) kdim() int { return l.cin * l.r * l.s }
@@ -470,8 +470,8 @@ func (l *lowering) forward(src, a []float32, m int, dst []float32, accumulate bo
 	p, kd := l.pix(), l.kdim()
 	inSz := l.cin * l.hin * l.win
 	outSz := m * p
-	g := convGroup(p, l.n)
-	if convImplicit != 0 && !(g == 1 && l.identity()) {
+	g := l.convGroup(p, l.n)
+	if l.pol.Implicit && !(g == 1 && l.identity()) {
 		l.forwardImplicit(src, a, m, dst, accumulate, ep)
 		return
 	}
@@ -534,10 +534,6 @@ func (l *lowering) forward(src, a []float32, m int, dst []float32, accumulate bo
 	})
 }
 
-// convShift selects the shifted-view lowering of stride-1 convolutions: 1 where it
-// pays (the default), 0 never, 2 always (a knob for tests and benchmarks).
-var convShift = 1
-
 // shiftable reports whether forwardShift suits this convolution: stride 1, not a
 // plain 1x1, and padded rows at most 1/16 wider than output rows (the wasted
 // columns), or 1/8 with at most 64 input channels, where the column matrix it saves
@@ -546,10 +542,10 @@ var convShift = 1
 // channels 32x32, neutral at 128 channels 16x16). Below 16 input channels (the
 // stem) the per-tap GEMMs are too shallow: 30% slower than the column matrix.
 func (l *lowering) shiftable() bool {
-	if convShift == 0 || l.stride != 1 || l.identity() {
+	if l.pol.Shift == 0 || l.stride != 1 || l.identity() {
 		return false
 	}
-	if convShift == 2 {
+	if l.pol.Shift == 2 {
 		return true
 	}
 	wp := l.win + 2*l.padW
@@ -637,7 +633,7 @@ func (l *lowering) backwardData(dy, a []float32, m int, gsrc []float32, fresh bo
 	defer pa.Release()
 	inSz := l.cin * l.hin * l.win
 	outSz := m * p
-	g := convGroup(p, l.n)
+	g := l.convGroup(p, l.n)
 	groups := (l.n + g - 1) / g
 	nw := min(parallel.Workers(), groups)
 	dcols := workBufs(bufCol, nw, kd*g*p, true)
@@ -683,8 +679,8 @@ func (l *lowering) backwardWeights(src, dy []float32, m int, gw, gb []float32) {
 	p, kd := l.pix(), l.kdim()
 	inSz := l.cin * l.hin * l.win
 	outSz := m * p
-	g := convGroup(p, l.n)
-	if run, rw := l.pixelRun(); convImplicit != 0 && run > 0 && !(g == 1 && l.identity()) {
+	g := l.convGroup(p, l.n)
+	if run, rw := l.pixelRun(); l.pol.Implicit && run > 0 && !(g == 1 && l.identity()) {
 		l.backwardWeightsImplicit(src, dy, m, gw, gb, run, rw)
 		return
 	}
@@ -788,11 +784,6 @@ func (l *lowering) backwardWeights(src, dy []float32, m int, gw, gb []float32) {
 	}
 }
 
-// convImplicit selects the implicit-im2col forward lowering of stride-1
-// convolutions (forwardImplicit): 1 on (the default), 0 off (the column-matrix and
-// shifted-view lowerings); a knob for tests and benchmarks.
-var convImplicit = 1
-
 // intPool holds the row-offset tables of forwardImplicit.
 var intPool = sync.Pool{New: func() any { return new([]int) }}
 
@@ -812,7 +803,7 @@ func (l *lowering) forwardImplicit(src, a []float32, m int, dst []float32, accum
 	p, kd := l.pix(), l.kdim()
 	inSz := l.cin * l.hin * l.win
 	outSz := m * p
-	g := convGroup(p, l.n)
+	g := l.convGroup(p, l.n)
 	groups := (l.n + g - 1) / g
 	nw := min(parallel.Workers(), groups)
 	pa := kernels.PackA(false, m, kd, a, kd)
@@ -905,16 +896,12 @@ func (l *lowering) forwardImplicit(src, a []float32, m int, dst []float32, accum
 	})
 }
 
-// convWideFwd enables computing forward output rows rw wide (wideRow): 1 on (the
-// default), 0 off; a knob for tests and benchmarks.
-var convWideFwd = 1
-
 // wideRow returns the width forwardImplicit computes each output row at: wo
 // itself, or for widths that are not a multiple of 4 (14 and 7, of 28x28 inputs)
 // wo rounded up to 16 or 8 when that wastes at most 1/7, so the B panels are
 // whole runs of 16 or 8 (one kernels.PackRowsSeg) instead of ragged ones.
 func (l *lowering) wideRow() int {
-	if convWideFwd == 0 || l.wo%4 == 0 {
+	if !l.pol.WideFwd || l.wo%4 == 0 {
 		return l.wo
 	}
 	for _, r := range []int{8, 16} {
@@ -1219,7 +1206,7 @@ func (l *lowering) backwardWeightsImplicit(src, dy []float32, m int, gw, gb []fl
 	p, kd := l.pix(), l.kdim()
 	inSz := l.cin * l.hin * l.win
 	outSz := m * p
-	g := convGroup(p, l.n)
+	g := l.convGroup(p, l.n)
 	groups := (l.n + g - 1) / g
 	nw := min(parallel.Workers(), groups)
 	pl := l.padLayout()

@@ -1,14 +1,9 @@
-package tensor
+package cpu
 
 import (
 	"github.com/siam-ssl/siam/kernels"
 	"github.com/siam-ssl/siam/parallel"
 )
-
-// convPhaseBwd selects the phase-split input gradient of stride-2 convolutions
-// (backwardDataPhased): 1 on (the default), 0 off (column matrix and col2im); a
-// knob for tests and benchmarks.
-var convPhaseBwd = 1
 
 // convPhase is one of the four phases (a, b) of the input gradient of a stride-2
 // convolution: the input pixels (2j+a, 2i+b), j < hp, i < wp. Only the kernel taps
@@ -62,7 +57,7 @@ func (l *lowering) backwardDataPhased(dy, wm []float32, m int, gsrc []float32, f
 		for b := range 2 {
 			p := &ph[a][b]
 			p.hp, p.wp = (hin-a+1)/2, (win-b+1)/2
-			p.rw = phaseRow(p.wp)
+			p.rw = l.phaseRow(p.wp)
 			p.ky, p.kx = phaseTaps(a, l.padH, l.r), phaseTaps(b, l.padW, l.s)
 			maxK = max(maxK, m*len(p.ky)*len(p.kx))
 			for _, k := range p.ky {
@@ -142,7 +137,7 @@ func (l *lowering) backwardDataPhased(dy, wm []float32, m int, gsrc []float32, f
 	}()
 
 	p00 := ph[0][0].hp * ph[0][0].rw // the largest phase
-	g := convGroup(p00, l.n)
+	g := l.convGroup(p00, l.n)
 	groups := (l.n + g - 1) / g
 	nw := min(parallel.Workers(), groups)
 	// Staging: the four phases of a group, cin x (gn*hp*wp) each.
@@ -253,8 +248,8 @@ func (l *lowering) backwardDataPhased(dy, wm []float32, m int, gsrc []float32, f
 // when it is a multiple of 4, else wp rounded up to one (14 -> 16 and 7 -> 8, of
 // 28x28 inputs; 3 -> 4), so that the B panels are whole runs of 16, 8 or 4 (one
 // kernels.PackRowsSeg) instead of ragged ones, as forwardImplicit's wideRow.
-func phaseRow(wp int) int {
-	if convWideFwd == 0 || wp%4 == 0 {
+func (l *lowering) phaseRow(wp int) int {
+	if !l.pol.WideFwd || wp%4 == 0 {
 		return wp
 	}
 	return (wp + 3) &^ 3
