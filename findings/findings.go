@@ -72,18 +72,28 @@ type Row struct {
 	Progress string `json:"progress"`
 }
 
-// study holds the aggregated sweeps found under a results folder.
-type study struct {
+// Study holds the aggregated sweeps found under a results folder, read once for
+// the verdict rows and the predictor figure.
+type Study struct {
 	dir  string
 	sums map[string]*sweep.Summary
 	prog map[string]sweep.Progress
 }
 
-// Evaluate reads every study sweep under dir (results/NAME) that exists and
-// returns the six rows, in order. A sweep folder that is missing leaves its rows
-// pending; one that cannot be read is an error.
+// Evaluate reads the study under dir (Load) and returns its six rows (Rows).
 func Evaluate(dir string) ([]Row, error) {
-	st := &study{dir: dir, sums: map[string]*sweep.Summary{}, prog: map[string]sweep.Progress{}}
+	st, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	return st.Rows(), nil
+}
+
+// Load reads every study sweep under dir (results/NAME) that exists. A sweep
+// folder that is missing leaves its rows pending; one that cannot be read is an
+// error.
+func Load(dir string) (*Study, error) {
+	st := &Study{dir: dir, sums: map[string]*sweep.Summary{}, prog: map[string]sweep.Progress{}}
 	for _, name := range []string{SubsetsSweep, WidthDepthSweep, OrderingsSweep, MethodsSweep} {
 		d := filepath.Join(dir, name)
 		if _, err := os.Stat(filepath.Join(d, sweep.RecordFile)); errors.Is(err, os.ErrNotExist) {
@@ -100,6 +110,11 @@ func Evaluate(dir string) ([]Row, error) {
 		st.sums[name] = sum
 		st.prog[name] = sweep.ProgressOf(d, sweep.Status(d, s, 0))
 	}
+	return st, nil
+}
+
+// Rows returns the six verdict rows, in order.
+func (st *Study) Rows() []Row {
 	rows := []Row{st.subsetsKNN(), st.subsetsAUC(), st.widthDepth(), st.orderings(), st.methods(), st.predictor()}
 	for i := range rows {
 		r := &rows[i]
@@ -123,46 +138,49 @@ func Evaluate(dir string) ([]Row, error) {
 			r.Command = strings.Join(cmds, "; ")
 		}
 	}
-	return rows, nil
+	return rows
 }
 
-// contrast is a difference of two settings' means with its standard error.
-type contrast struct {
-	a, b     sweep.Stat
-	diff, se float64
+// Contrast is a difference of two settings' means with its standard error
+// (sqrt(sd_a²/n_a + sd_b²/n_b); NaN with fewer than 2 values on a side): the one
+// rule by which the verdicts and the demo call an effect measured.
+type Contrast struct {
+	A, B     sweep.Stat
+	Diff, SE float64
 }
 
-func newContrast(a, b sweep.Stat) contrast {
-	c := contrast{a: a, b: b, diff: a.Mean - b.Mean, se: math.NaN()}
+// NewContrast is a − b.
+func NewContrast(a, b sweep.Stat) Contrast {
+	c := Contrast{A: a, B: b, Diff: a.Mean - b.Mean, SE: math.NaN()}
 	if a.N >= 2 && b.N >= 2 {
-		c.se = math.Sqrt(a.SD*a.SD/float64(a.N) + b.SD*b.SD/float64(b.N))
+		c.SE = math.Sqrt(a.SD*a.SD/float64(a.N) + b.SD*b.SD/float64(b.N))
 	}
 	return c
 }
 
-// counts reports whether the difference lies in the direction sign (+1: a > b,
+// Counts reports whether the difference lies in the direction sign (+1: a > b,
 // -1: a < b) and exceeds twice its standard error.
-func (c contrast) counts(sign float64) bool {
-	return c.points(sign) && !math.IsNaN(c.se) && math.Abs(c.diff) > 2*c.se
+func (c Contrast) Counts(sign float64) bool {
+	return c.Points(sign) && !math.IsNaN(c.SE) && math.Abs(c.Diff) > 2*c.SE
 }
 
-// points reports whether the difference lies in the direction sign.
-func (c contrast) points(sign float64) bool { return !math.IsNaN(c.diff) && c.diff*sign > 0 }
+// Points reports whether the difference lies in the direction sign.
+func (c Contrast) Points(sign float64) bool { return !math.IsNaN(c.Diff) && c.Diff*sign > 0 }
 
 // pts formats a difference of fractions in percentage points.
-func (c contrast) pts() string {
-	if math.IsNaN(c.se) {
-		return fmt.Sprintf("%+.1f pts", 100*c.diff)
+func (c Contrast) pts() string {
+	if math.IsNaN(c.SE) {
+		return fmt.Sprintf("%+.1f pts", 100*c.Diff)
 	}
-	return fmt.Sprintf("%+.1f ± %.1f pts", 100*c.diff, 100*c.se)
+	return fmt.Sprintf("%+.1f ± %.1f pts", 100*c.Diff, 100*c.SE)
 }
 
 // plain formats a difference of plain numbers.
-func (c contrast) plain(prec int) string {
-	if math.IsNaN(c.se) {
-		return fmt.Sprintf("%+.*f", prec, c.diff)
+func (c Contrast) plain(prec int) string {
+	if math.IsNaN(c.SE) {
+		return fmt.Sprintf("%+.*f", prec, c.Diff)
 	}
-	return fmt.Sprintf("%+.*f ± %.*f", prec, c.diff, prec, c.se)
+	return fmt.Sprintf("%+.*f ± %.*f", prec, c.Diff, prec, c.SE)
 }
 
 // judge combines the parts of a finding: every part counts → reproduced; some

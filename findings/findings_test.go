@@ -164,7 +164,11 @@ func TestSubsetsAndPredictor(t *testing.T) {
 		}
 	}
 	fig := filepath.Join(t.TempDir(), "predictor.svg")
-	if ok, err := WritePredictorFigure(dir, fig); err != nil || !ok {
+	st, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.WritePredictorFigure(fig); err != nil || !ok {
 		t.Fatalf("predictor figure: %v %v", ok, err)
 	}
 }

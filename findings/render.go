@@ -21,7 +21,7 @@ func WriteMarkdown(w io.Writer, rows []Row) error {
 	b.WriteString("| # | finding | the paper | our setting | measured | verdict | figure |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fig := "—"
-		if r.Figure != "" && r.Verdict != Pending || r.Figure != "" && r.Measured != "—" {
+		if r.Figure != "" && r.Measured != "—" { // a row with numbers (pending ones show interim numbers)
 			fig = fmt.Sprintf("[figure](%s)", r.Figure)
 		}
 		verdict := r.Verdict
@@ -60,19 +60,7 @@ func WriteJSON(path string, rows []Row) error {
 // WritePredictorFigure draws finding 6's pooled fit (predicted against actual
 // linear accuracy over the study's SimSiam models) to path; it writes nothing and
 // returns false when there are too few models to fit.
-func WritePredictorFigure(dir, path string) (bool, error) {
-	st := &study{dir: dir, sums: map[string]*sweep.Summary{}}
-	for _, n := range []string{SubsetsSweep, WidthDepthSweep, OrderingsSweep} {
-		d := filepath.Join(dir, n)
-		if !sweep.IsDir(d) {
-			continue
-		}
-		sum, err := sweep.Aggregate(d)
-		if err != nil {
-			return false, err
-		}
-		st.sums[n] = sum
-	}
+func (st *Study) WritePredictorFigure(path string) (bool, error) {
 	p := sweep.FitPredictor(st.simsiamRuns())
 	if p == nil {
 		return false, nil

@@ -3,6 +3,7 @@ package findings
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/siam-ssl/siam/predict"
@@ -15,40 +16,25 @@ func figure(sweepName, fig string) string { return "results/" + sweepName + "/" 
 
 // subsetsKNN is finding 1: at a fixed step budget, k-NN accuracy rises and then
 // falls as the training subset grows; the validation loss does not show the turn.
-func (st *study) subsetsKNN() Row {
+func (st *Study) subsetsKNN() Row {
 	r := Row{ID: 1, Finding: "k-NN accuracy rises then falls as the training subset grows (fixed steps); the loss does not show it",
 		Paper:  "Figure 2: ResNet-18, 500k steps on 1–100% of ImageNet: k-NN peaks at 10–20%, then falls; train and val loss coincide",
 		Sweeps: []string{SubsetsSweep}, Figure: figure(SubsetsSweep, "knn")}
-	sum, ok := st.sums[SubsetsSweep]
-	if !ok {
-		return pendingRow(r, "sweep "+SubsetsSweep+" not started")
+	gs, vs, why := st.subsetGroups(&r, 3)
+	if why != "" {
+		return pendingRow(r, why)
 	}
-	gs, vs := numericGroups(sum, "subset")
-	if len(gs) < 3 {
-		return pendingRow(r, "needs at least 3 subset sizes")
-	}
-	r.Setting = setting(sum, "subsets "+joinPct(vs))
-	peak := 0
-	for i, g := range gs {
-		if !math.IsNaN(g.KNN.Mean) && (math.IsNaN(gs[peak].KNN.Mean) || g.KNN.Mean > gs[peak].KNN.Mean) {
-			peak = i
-		}
-	}
+	peak := best(gs, func(g sweep.Group) float64 { return g.KNN.Mean })
 	var parts []string
 	for i, g := range gs {
 		parts = append(parts, fmt.Sprintf("%s: %s", pctOf(vs[i]), pct(g.KNN)))
 	}
-	rise := newContrast(gs[peak].KNN, gs[0].KNN)
-	fall := newContrast(gs[peak].KNN, gs[len(gs)-1].KNN)
+	rise := NewContrast(gs[peak].KNN, gs[0].KNN)
+	fall := NewContrast(gs[peak].KNN, gs[len(gs)-1].KNN)
 	interior := peak > 0 && peak < len(gs)-1
 	// The loss "shows" the turn when its own optimum (lowest val loss) is at the
 	// same interior subset; a monotone loss, or an optimum elsewhere, does not.
-	lossBest := 0
-	for i, g := range gs {
-		if !math.IsNaN(g.ValLoss.Mean) && (math.IsNaN(gs[lossBest].ValLoss.Mean) || g.ValLoss.Mean < gs[lossBest].ValLoss.Mean) {
-			lossBest = i
-		}
-	}
+	lossBest := best(gs, func(g sweep.Group) float64 { return -g.ValLoss.Mean })
 	lossSilent := !(interior && lossBest == peak)
 	var losses []string
 	for i, g := range gs {
@@ -58,27 +44,49 @@ func (st *study) subsetsKNN() Row {
 	r.Detail = fmt.Sprintf("validation loss %s; its optimum at %s (%s)", strings.Join(losses, ", "), pctOf(vs[lossBest]),
 		map[bool]string{true: "does not mark the k-NN peak", false: "marks the k-NN peak"}[lossSilent])
 	r.Seeds = finishedSeeds(gs...)
-	counts := []bool{interior && rise.counts(1), interior && fall.counts(1), lossSilent}
-	points := []bool{interior && rise.points(1), interior && fall.points(1), lossSilent}
+	counts := []bool{interior && rise.Counts(1), interior && fall.Counts(1), lossSilent}
+	points := []bool{interior && rise.Points(1), interior && fall.Points(1), lossSilent}
 	r.Verdict = verdictOrPending(judge(counts, points), r.Seeds)
 	return r
 }
 
+// subsetGroups returns the subset sweep's groups in order of subset size (and sets
+// r's setting), or why the row must wait: no sweep yet, or fewer than min sizes.
+func (st *Study) subsetGroups(r *Row, min int) (gs []sweep.Group, vs []float64, why string) {
+	sum, ok := st.sums[SubsetsSweep]
+	if !ok {
+		return nil, nil, "sweep " + SubsetsSweep + " not started"
+	}
+	gs, vs = numericGroups(sum, "subset")
+	if len(gs) < min {
+		return nil, nil, fmt.Sprintf("needs at least %d subset sizes", min)
+	}
+	r.Setting = setting(sum, "subsets "+joinPct(vs))
+	return gs, vs, ""
+}
+
+// best is the index of the group with the largest finite value of get (0 when
+// none is finite).
+func best(gs []sweep.Group, get func(sweep.Group) float64) int {
+	b := 0
+	for i, g := range gs {
+		if v := get(g); !math.IsNaN(v) && (math.IsNaN(get(gs[b])) || v > get(gs[b])) {
+			b = i
+		}
+	}
+	return b
+}
+
 // subsetsAUC is finding 2: larger subsets give more collapse (higher AUC, trailing
 // singular values nearer zero).
-func (st *study) subsetsAUC() Row {
+func (st *Study) subsetsAUC() Row {
 	r := Row{ID: 2, Finding: "larger training subsets collapse more: higher AUC, trailing singular values near zero",
 		Paper:  "Figure 3: AUC of ResNet-18 on 1/5/10/20/50/100% of ImageNet 0.610/0.748/0.845/0.879/0.871/0.858 (σ formula, reference spectra)",
 		Sweeps: []string{SubsetsSweep}, Figure: figure(SubsetsSweep, "spectra")}
-	sum, ok := st.sums[SubsetsSweep]
-	if !ok {
-		return pendingRow(r, "sweep "+SubsetsSweep+" not started")
+	gs, vs, why := st.subsetGroups(&r, 2)
+	if why != "" {
+		return pendingRow(r, why)
 	}
-	gs, vs := numericGroups(sum, "subset")
-	if len(gs) < 2 {
-		return pendingRow(r, "needs at least 2 subset sizes")
-	}
-	r.Setting = setting(sum, "subsets "+joinPct(vs))
 	var parts, tails []string
 	var means []float64
 	for i, g := range gs {
@@ -86,20 +94,20 @@ func (st *study) subsetsAUC() Row {
 		means = append(means, g.AUC.Mean)
 		tails = append(tails, fmt.Sprintf("%s: %s", pctOf(vs[i]), tailRatio(g.Sigma)))
 	}
-	grow := newContrast(gs[len(gs)-1].AUC, gs[0].AUC)
+	grow := NewContrast(gs[len(gs)-1].AUC, gs[0].AUC)
 	rho := spearman(vs, means)
 	r.Measured = fmt.Sprintf("AUC %s (largest − smallest %s, Spearman ρ %.2f)", strings.Join(parts, ", "), grow.plain(3), rho)
 	r.Detail = "smallest singular value / largest (mean spectrum): " + strings.Join(tails, ", ")
 	r.Seeds = finishedSeeds(gs...)
-	counts := []bool{grow.counts(1), rho > 0.5}
-	points := []bool{grow.points(1), rho > 0}
+	counts := []bool{grow.Counts(1), rho > 0.5}
+	points := []bool{grow.Points(1), rho > 0}
 	r.Verdict = verdictOrPending(judge(counts, points), r.Seeds)
 	return r
 }
 
 // widthDepth is finding 3: doubling the width helps more than doubling the depth
 // (ResNet-18 at 2w against ResNet-34 at w, equal steps).
-func (st *study) widthDepth() Row {
+func (st *Study) widthDepth() Row {
 	r := Row{ID: 3, Finding: "width matters more than depth",
 		Paper:  "Table 1: ImageNet linear, ResNet-18 30.0%, ResNet-34 16.8%, Basic-50 17.5%; wider Bottleneck-26 61.7%, 2x 62.6%",
 		Sweeps: []string{WidthDepthSweep}, Figure: figure(WidthDepthSweep, "linear")}
@@ -120,22 +128,22 @@ func (st *study) widthDepth() Row {
 		return pendingRow(r, "needs arch resnet18 and resnet34 at widths w and 2w")
 	}
 	r.Setting = setting(sum, fmt.Sprintf("ResNet-18 w%s / w%s, ResNet-34 w%s", ws, w2, ws))
-	wideVsDeep := newContrast(wide.Linear, deep.Linear)
-	depthGain := newContrast(deep.Linear, base.Linear)
-	widthGain := newContrast(wide.Linear, base.Linear)
+	wideVsDeep := NewContrast(wide.Linear, deep.Linear)
+	depthGain := NewContrast(deep.Linear, base.Linear)
+	widthGain := NewContrast(wide.Linear, base.Linear)
 	r.Measured = fmt.Sprintf("linear: R18 w%s %s, R18 w%s %s, R34 w%s %s; wide − deep %s", ws, pct(base.Linear), w2, pct(wide.Linear), ws, pct(deep.Linear), wideVsDeep.pts())
 	r.Detail = fmt.Sprintf("width gain %s, depth gain %s; k-NN R18 w%s %s, R18 w%s %s, R34 w%s %s", widthGain.pts(), depthGain.pts(),
 		ws, pct(base.KNN), w2, pct(wide.KNN), ws, pct(deep.KNN))
 	r.Seeds = finishedSeeds(base, wide, deep)
-	counts := []bool{wideVsDeep.counts(1)}
-	points := []bool{wideVsDeep.points(1)}
+	counts := []bool{wideVsDeep.Counts(1)}
+	points := []bool{wideVsDeep.Points(1)}
 	r.Verdict = verdictOrPending(judge(counts, points), r.Seeds)
 	return r
 }
 
 // orderings is finding 4: single pass and hybrid beat multi pass for a small
 // model; cumulative helps little.
-func (st *study) orderings() Row {
+func (st *Study) orderings() Row {
 	r := Row{ID: 4, Finding: "single-pass and hybrid orderings beat multi-pass for a small model; cumulative helps little",
 		Paper:  "Table 2: ImageNet ResNet-18 linear, multi 30.0 ± 1.8, cumulative 33.0 ± 1.9, single 44.5 ± 0.8, hybrid 48.3 ± 0.7%",
 		Sweeps: []string{OrderingsSweep}, Figure: figure(OrderingsSweep, "linear")}
@@ -152,26 +160,26 @@ func (st *study) orderings() Row {
 		g[o] = gr
 	}
 	r.Setting = setting(sum, fmt.Sprintf("%d chunks, hybrid switch at %d", sum.Config.Chunks, sum.Config.SwitchAt))
-	single := newContrast(g["single"].Linear, g["multi"].Linear)
-	hybrid := newContrast(g["hybrid"].Linear, g["multi"].Linear)
-	cum := newContrast(g["cumulative"].Linear, g["multi"].Linear)
+	single := NewContrast(g["single"].Linear, g["multi"].Linear)
+	hybrid := NewContrast(g["hybrid"].Linear, g["multi"].Linear)
+	cum := NewContrast(g["cumulative"].Linear, g["multi"].Linear)
 	r.Measured = fmt.Sprintf("linear: multi %s, cumulative %s, single %s, hybrid %s; single − multi %s, hybrid − multi %s",
 		pct(g["multi"].Linear), pct(g["cumulative"].Linear), pct(g["single"].Linear), pct(g["hybrid"].Linear), single.pts(), hybrid.pts())
 	r.Detail = fmt.Sprintf("cumulative − multi %s; AUC multi %s, cumulative %s, single %s, hybrid %s; k-NN multi %s, single %s, hybrid %s",
 		cum.pts(), num(g["multi"].AUC, 3), num(g["cumulative"].AUC, 3), num(g["single"].AUC, 3), num(g["hybrid"].AUC, 3),
 		pct(g["multi"].KNN), pct(g["single"].KNN), pct(g["hybrid"].KNN))
 	r.Seeds = finishedSeeds(g["multi"], g["single"], g["hybrid"], g["cumulative"])
-	best := math.Max(single.diff, hybrid.diff)
-	little := !math.IsNaN(cum.diff) && cum.diff < best
-	counts := []bool{single.counts(1), hybrid.counts(1), little}
-	points := []bool{single.points(1), hybrid.points(1), little}
+	best := math.Max(single.Diff, hybrid.Diff)
+	little := !math.IsNaN(cum.Diff) && cum.Diff < best
+	counts := []bool{single.Counts(1), hybrid.Counts(1), little}
+	points := []bool{single.Points(1), hybrid.Points(1), little}
 	r.Verdict = verdictOrPending(judge(counts, points), r.Seeds)
 	return r
 }
 
 // methods is finding 5: BYOL and MoCo v3 collapse less than SimSiam, and the
 // orderings do not help them.
-func (st *study) methods() Row {
+func (st *Study) methods() Row {
 	r := Row{ID: 5, Finding: "BYOL and MoCo v3 collapse less than SimSiam, and single-pass ordering does not help them",
 		Paper:  "Figure 7: ImageNet ResNet-18, BYOL and MoCo v3 spectra do not collapse; single pass gives them no gain",
 		Sweeps: []string{MethodsSweep, OrderingsSweep}, Figure: figure(MethodsSweep, "auc")}
@@ -195,11 +203,11 @@ func (st *study) methods() Row {
 			return pendingRow(r, "needs methods byol and mocov3 × orders multi and single")
 		}
 		seeds = append(seeds, multi, single)
-		less := newContrast(multi.AUC, simMulti.AUC)
-		gain := newContrast(single.Linear, multi.Linear)
-		noGain := !gain.counts(1)
-		counts = append(counts, less.counts(-1), noGain)
-		points = append(points, less.points(-1), noGain)
+		less := NewContrast(multi.AUC, simMulti.AUC)
+		gain := NewContrast(single.Linear, multi.Linear)
+		noGain := !gain.Counts(1)
+		counts = append(counts, less.Counts(-1), noGain)
+		points = append(points, less.Points(-1), noGain)
 		meas = append(meas, fmt.Sprintf("%s AUC %s vs SimSiam %s (%s), single − multi linear %s", m, num(multi.AUC, 3), num(simMulti.AUC, 3), less.plain(3), gain.pts()))
 		det = append(det, fmt.Sprintf("%s linear multi %s, single %s", m, pct(multi.Linear), pct(single.Linear)))
 	}
@@ -215,7 +223,7 @@ const minPredictorModels = 20
 
 // predictor is finding 6: validation loss and AUC together predict linear-probe
 // accuracy across the study's SimSiam models; either alone does not.
-func (st *study) predictor() Row {
+func (st *Study) predictor() Row {
 	r := Row{ID: 6, Finding: "validation loss and AUC together predict linear accuracy (label-free); either alone does not",
 		Paper:  "Figure 4: 22 ImageNet ResNet-18/34 models, accuracy ≈ a·loss + b·AUC + c, R² = 0.950",
 		Sweeps: []string{SubsetsSweep, WidthDepthSweep, OrderingsSweep}, Figure: "results/findings/predictor.svg"}
@@ -246,7 +254,7 @@ func (st *study) predictor() Row {
 }
 
 // simsiamRuns pools the finished SimSiam runs of the predictor's sweeps.
-func (st *study) simsiamRuns() []sweep.RunResult {
+func (st *Study) simsiamRuns() []sweep.RunResult {
 	var out []sweep.RunResult
 	for _, n := range []string{SubsetsSweep, WidthDepthSweep, OrderingsSweep} {
 		sum, ok := st.sums[n]
@@ -275,12 +283,7 @@ func countLinear(runs []sweep.RunResult) int {
 
 // axisValues returns the values of axis key as written in the sweep file.
 func axisValues(sum *sweep.Summary, key string) []string {
-	i := -1
-	for j, a := range sum.Axes {
-		if a == key {
-			i = j
-		}
-	}
+	i := slices.Index(sum.Axes, key)
 	if i < 0 {
 		return nil
 	}

@@ -21,7 +21,8 @@ type Stat struct {
 	N        int
 }
 
-func newStat(xs []float64) Stat {
+// StatOf is the mean ± sample sd of the non-NaN values of xs.
+func StatOf(xs []float64) Stat {
 	var v []float64
 	for _, x := range xs {
 		if !math.IsNaN(x) {
@@ -237,8 +238,8 @@ func Aggregate(dir string) (*Summary, error) {
 				sigmas = append(sigmas, r.Sigma)
 			}
 		}
-		g.KNN, g.Linear, g.AUC, g.RankMe = newStat(knn), newStat(lin), newStat(auc), newStat(rank)
-		g.ValLoss, g.FinalLoss = newStat(vl), newStat(fl)
+		g.KNN, g.Linear, g.AUC, g.RankMe = StatOf(knn), StatOf(lin), StatOf(auc), StatOf(rank)
+		g.ValLoss, g.FinalLoss = StatOf(vl), StatOf(fl)
 		g.Sigma = meanSpectrum(sigmas)
 		g.LossStep, g.LossMean = meanCurve(curves[g.Name]["loss"], 300)
 		g.KNNStep, g.KNNMean = meanCurve(curves[g.Name]["knn_acc"], 300)

@@ -159,12 +159,8 @@ type done struct {
 
 // isFinished reports whether a run is finished (done.json and every evaluation).
 func isFinished(runDir string, s *Sweep, p Point) bool {
-	b, err := os.ReadFile(filepath.Join(runDir, DoneFile))
-	if err != nil {
-		return false
-	}
-	var d done
-	if json.Unmarshal(b, &d) != nil || d.Step != p.Config.Steps {
+	d, ok := readDone(runDir)
+	if !ok || d.Step != p.Config.Steps {
 		return false
 	}
 	return len(missingEvals(runDir, s.Evals, p.Config.Steps)) == 0

@@ -22,7 +22,7 @@ func writeHeader(w io.Writer, cfg Config, trainSet, testSet *data.Dataset, m ssl
 	}
 	fmt.Fprintf(w, "data     %s: %d train / %s images, %dx%dx%d, %d classes\n", trainSet.Name, trainSet.N, test, trainSet.H, trainSet.W, trainSet.C, trainSet.Classes)
 	arch := cfg.Arch
-	if !strings.HasPrefix(arch, "vit") {
+	if !IsViT(arch) {
 		arch = fmt.Sprintf("%s width %d", arch, cfg.Width)
 		if cfg.WidthMult > 1 {
 			arch += fmt.Sprintf(" (%dx inner)", cfg.WidthMult)
@@ -46,7 +46,7 @@ func writeHeader(w io.Writer, cfg Config, trainSet, testSet *data.Dataset, m ssl
 		warm = fmt.Sprintf(", %d warm-up steps", cfg.WarmupSteps)
 	}
 	fmt.Fprintf(w, "schedule %d steps = %.3g epochs, batch %d, %s lr %.4g (base %g x batch/256) cosine%s, wd %g\n",
-		cfg.Steps, epochs, cfg.Batch, optimizerName(cfg), cfg.LR*float64(cfg.Batch)/256, cfg.LR, warm, cfg.WD)
+		cfg.Steps, epochs, cfg.Batch, cfg.OptimizerName(), cfg.LR*float64(cfg.Batch)/256, cfg.LR, warm, cfg.WD)
 	resume := ""
 	if start > 0 {
 		resume = fmt.Sprintf(", resuming at step %d", start)
@@ -70,16 +70,6 @@ func alarmMeaning(cfg Config, d int) string {
 		return "no alarm set"
 	}
 	return strings.Join(parts, "; ") + " (action " + cfg.AlarmAction + ")"
-}
-
-func optimizerName(cfg Config) string {
-	if cfg.Optimizer == "" || cfg.Optimizer == "auto" {
-		if strings.HasPrefix(cfg.Arch, "vit") {
-			return "adamw"
-		}
-		return "sgd"
-	}
-	return cfg.Optimizer
 }
 
 // groupDigits writes 11689512 as "11,689,512".

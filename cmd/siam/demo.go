@@ -17,7 +17,9 @@ import (
 
 	"github.com/siam-ssl/siam/data/embedded"
 	"github.com/siam-ssl/siam/evalrun"
+	"github.com/siam-ssl/siam/findings"
 	"github.com/siam-ssl/siam/order"
+	"github.com/siam-ssl/siam/sweep"
 	"github.com/siam-ssl/siam/train"
 )
 
@@ -166,7 +168,8 @@ func demoMeasure(sum *train.Summary) (demoResult, error) {
 
 // demoEffect summarises the runs per ordering (mean ± sd over seeds) and, for
 // every ordering after the first, the AUC and k-NN differences from the first
-// with their standard errors, saying whether each exceeds twice its error.
+// with their standard errors, saying whether each exceeds twice its error (the
+// rule of the study's verdicts, findings.Contrast).
 func demoEffect(rs []demoResult) string {
 	var orders []string
 	by := map[string][]demoResult{}
@@ -176,27 +179,20 @@ func demoEffect(rs []demoResult) string {
 		}
 		by[r.order] = append(by[r.order], r)
 	}
-	stat := func(rs []demoResult, get func(demoResult) float64) (mean, sd float64) {
-		for _, r := range rs {
-			mean += get(r)
+	stat := func(rs []demoResult, get func(demoResult) float64) sweep.Stat {
+		xs := make([]float64, len(rs))
+		for i, r := range rs {
+			xs[i] = get(r)
 		}
-		mean /= float64(len(rs))
-		if len(rs) < 2 {
-			return mean, math.NaN()
-		}
-		for _, r := range rs {
-			sd += (get(r) - mean) * (get(r) - mean)
-		}
-		return mean, math.Sqrt(sd / float64(len(rs)-1))
+		return sweep.StatOf(xs)
 	}
 	auc := func(r demoResult) float64 { return r.auc }
 	knn := func(r demoResult) float64 { return 100 * r.knn }
 	var b strings.Builder
 	b.WriteString("\nPer ordering, mean ± sd over seeds:\n")
 	for _, o := range orders {
-		am, as := stat(by[o], auc)
-		km, ks := stat(by[o], knn)
-		fmt.Fprintf(&b, "  %-10s AUC %.4f ± %.4f   k-NN %.1f ± %.1f%%   (%d seeds)\n", o, am, as, km, ks, len(by[o]))
+		a, k := stat(by[o], auc), stat(by[o], knn)
+		fmt.Fprintf(&b, "  %-10s AUC %.4f ± %.4f   k-NN %.1f ± %.1f%%   (%d seeds)\n", o, a.Mean, a.SD, k.Mean, k.SD, len(by[o]))
 	}
 	if len(orders) < 2 {
 		return b.String()
@@ -208,19 +204,16 @@ func demoEffect(rs []demoResult) string {
 			get        func(demoResult) float64
 			prec       int
 		}{{"AUC", "", auc, 4}, {"k-NN", " pts", knn, 1}} {
-			am, as := stat(by[ref], m.get)
-			bm, bs := stat(by[o], m.get)
-			d := am - bm
-			se := math.Sqrt(as*as/float64(len(by[ref])) + bs*bs/float64(len(by[o])))
+			c := findings.NewContrast(stat(by[ref], m.get), stat(by[o], m.get))
 			verdict := "needs 2 or more seeds per ordering for a spread"
 			switch {
-			case math.IsNaN(se):
-			case math.Abs(d) > 2*se:
-				verdict = fmt.Sprintf("larger than twice its standard error: a measured effect (%.1f standard errors)", math.Abs(d)/se)
+			case math.IsNaN(c.SE):
+			case c.Counts(math.Copysign(1, c.Diff)):
+				verdict = fmt.Sprintf("larger than twice its standard error: a measured effect (%.1f standard errors)", math.Abs(c.Diff)/c.SE)
 			default:
 				verdict = "NOT larger than twice its standard error: within the seed-to-seed spread"
 			}
-			fmt.Fprintf(&b, "Effect: %s %s − %s = %+.*f ± %.*f%s — %s.\n", m.name, ref, o, m.prec, d, m.prec, se, m.unit, verdict)
+			fmt.Fprintf(&b, "Effect: %s %s − %s = %+.*f ± %.*f%s — %s.\n", m.name, ref, o, m.prec, c.Diff, m.prec, c.SE, m.unit, verdict)
 		}
 	}
 	return b.String()

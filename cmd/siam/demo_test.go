@@ -19,3 +19,23 @@ func TestDemoChecksEveryRunFirst(t *testing.T) {
 		t.Fatalf("the failed demo left %s behind", out)
 	}
 }
+
+// TestDemoEffect: the effect line says "measured" only beyond twice the standard
+// error, and asks for seeds when there is no spread.
+func TestDemoEffect(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rs   []demoResult
+		want string
+	}{
+		{"clear", []demoResult{{order: "multi", auc: 0.804, knn: 0.6}, {order: "multi", auc: 0.806, knn: 0.61}, {order: "single", auc: 0.790, knn: 0.6}, {order: "single", auc: 0.792, knn: 0.61}},
+			"Effect: AUC multi − single = +0.0140 ± 0.0014 — larger than twice its standard error"},
+		{"spread", []demoResult{{order: "multi", auc: 0.80}, {order: "multi", auc: 0.81}, {order: "single", auc: 0.80}, {order: "single", auc: 0.805}},
+			"NOT larger than twice its standard error"},
+		{"one seed", []demoResult{{order: "multi", auc: 0.80}, {order: "single", auc: 0.79}}, "needs 2 or more seeds"},
+	} {
+		if got := demoEffect(tc.rs); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: want %q in:\n%s", tc.name, tc.want, got)
+		}
+	}
+}

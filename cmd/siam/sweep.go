@@ -187,10 +187,11 @@ measured contrast (mean ± sd over seeds), the verdict and its figure. The rule:
   siam sweep findings results --markdown docs/results/findings.md --json docs/results/findings.json --figure docs/results/findings/predictor.svg`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rows, err := findings.Evaluate(args[0])
+			st, err := findings.Load(args[0])
 			if err != nil {
 				return err
 			}
+			rows := st.Rows()
 			var b strings.Builder
 			if err := findings.WriteMarkdown(&b, rows); err != nil {
 				return err
@@ -208,7 +209,7 @@ measured contrast (mean ± sd over seeds), the verdict and its figure. The rule:
 				}
 			}
 			if fig != "" {
-				if _, err := findings.WritePredictorFigure(args[0], fig); err != nil {
+				if _, err := st.WritePredictorFigure(fig); err != nil {
 					return err
 				}
 			}
